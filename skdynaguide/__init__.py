@@ -1,0 +1,33 @@
+"""skdynaguide: unsupervised image segmentation with DynaGuide and its family.
+
+The estimator :class:`DynaGuideSegmenter` trains a small CNN on each image, guided by a
+coarse label map from a pluggable provider (:mod:`skdynaguide.guidance`); the losses live in
+:mod:`skdynaguide.losses`, the network in :mod:`skdynaguide.network` and the scores of the
+published protocols in :mod:`skdynaguide.metrics`.
+"""
+__version__ = "0.1.0"
+
+from .guidance import (
+    FelzenszwalbGuidance,
+    GuidanceProvider,
+    KMeansGuidance,
+    PrecomputedGuidance,
+    SLICGuidance,
+)
+from .losses import ContinuityLoss, HuberContinuity, L1Continuity
+from .network import DynaGuideNet
+from .segmenter import DynaGuideSegmenter
+
+__all__ = [
+    "DynaGuideSegmenter",
+    "DynaGuideNet",
+    "GuidanceProvider",
+    "FelzenszwalbGuidance",
+    "SLICGuidance",
+    "KMeansGuidance",
+    "PrecomputedGuidance",
+    "ContinuityLoss",
+    "HuberContinuity",
+    "L1Continuity",
+    "__version__",
+]

@@ -1,0 +1,30 @@
+"""The loss terms of DynaGuide and its family (SPEC §1, step 3).
+
+``L = L_sim + w(q') · L_con + g(q') · L_gp``: :class:`FeatureSimilarityLoss` is ``L_sim``,
+a :class:`ContinuityLoss` is ``L_con``, :class:`GuidanceLoss` is ``L_gp`` and the dynamic
+weights ``w`` live in :mod:`skdynaguide.losses.weighting`.
+"""
+from .continuity import ContinuityLoss, HuberContinuity, L1Continuity, resolve_continuity
+from .guidance import GuidanceLoss
+from .similarity import FeatureSimilarityLoss
+from .weighting import (
+    DynamicWeight,
+    FixedWeight,
+    FSFWeight,
+    SCFWeight,
+    resolve_weighting,
+)
+
+__all__ = [
+    "ContinuityLoss",
+    "HuberContinuity",
+    "L1Continuity",
+    "resolve_continuity",
+    "FeatureSimilarityLoss",
+    "GuidanceLoss",
+    "DynamicWeight",
+    "FSFWeight",
+    "SCFWeight",
+    "FixedWeight",
+    "resolve_weighting",
+]

@@ -1,0 +1,115 @@
+"""Expressing the guide in the network's channel space: ``P`` → ``P̃`` (SPEC §1).
+
+The guidance map ``P`` holds arbitrary segment ids 0..K-1 while the network's clusters are
+channels 0..q-1 whose meaning drifts during training. Before each guidance loss the guide is
+re-expressed as a per-pixel channel target ``P̃``. The strategies:
+
+``"index"``
+    The paper's formula taken literally: guide segment ``k`` ↔ channel ``k mod q``.
+``"sorted"``
+    The authors' released code: guide segment ``k`` ↔ the ``(k mod q')``-th smallest current
+    cluster id. Arbitrary, kept for reproduction.
+``"majority"``
+    Each guide segment ↔ the cluster that currently covers most of it (many-to-one: guide
+    segments may merge).
+``"hungarian"``
+    One-to-one assignment of guide segments to channels maximising the total overlap with
+    the current clusters (``scipy.optimize.linear_sum_assignment``); segments left over when
+    K > q fall back to their majority cluster. Keeps distinct guide segments apart while
+    following the network's own labelling.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import BaseEstimator
+
+from ._registry import Registry
+
+__all__ = [
+    "GuideMatching",
+    "IndexMatching",
+    "SortedMatching",
+    "MajorityMatching",
+    "HungarianMatching",
+    "resolve_matching",
+    "overlap_counts",
+]
+
+
+def overlap_counts(guide, clusters, n_guide, n_channels):
+    """Pixel counts of every (guide segment, channel) pair, an (n_guide, n_channels) array."""
+    flat = guide.reshape(-1) * n_channels + clusters.reshape(-1)
+    counts = torch.bincount(flat, minlength=n_guide * n_channels)
+    return counts.reshape(n_guide, n_channels).cpu().numpy()
+
+
+class GuideMatching(BaseEstimator):
+    """Base class: ``matching(guide, n_guide, clusters, n_channels)`` returns ``P̃``.
+
+    ``guide`` and ``clusters`` are long tensors of the same shape; the result is a long
+    tensor of channel ids of that shape (−1 would mark unguided pixels).
+    """
+
+    registry = Registry("matching")
+
+    def __init_subclass__(cls, name=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            GuideMatching.registry.add(name, cls)
+
+    def __call__(self, guide, n_guide, clusters, n_channels):
+        raise NotImplementedError
+
+    @staticmethod
+    def _apply(mapping, guide):
+        """Target tensor from a per-guide-segment channel table."""
+        table = torch.as_tensor(np.asarray(mapping, dtype=np.int64), device=guide.device)
+        return table[guide]
+
+
+class IndexMatching(GuideMatching, name="index"):
+    """Literal: guide segment ``k`` ↔ channel ``k mod q`` (the paper's ``CE(R', P)``)."""
+
+    def __call__(self, guide, n_guide, clusters, n_channels):
+        return guide % n_channels
+
+
+class SortedMatching(GuideMatching, name="sorted"):
+    """Authors' code: guide segment ``k`` ↔ the ``(k mod q')``-th smallest current cluster."""
+
+    def __call__(self, guide, n_guide, clusters, n_channels):
+        present = torch.unique(clusters)
+        return present[guide % present.numel()]
+
+
+class MajorityMatching(GuideMatching, name="majority"):
+    """Each guide segment ↔ the channel that currently covers most of its pixels."""
+
+    def __call__(self, guide, n_guide, clusters, n_channels):
+        counts = overlap_counts(guide, clusters, n_guide, n_channels)
+        return self._apply(counts.argmax(axis=1), guide)
+
+
+class HungarianMatching(GuideMatching, name="hungarian"):
+    """One-to-one guide segments ↔ channels by maximum total overlap; extras by majority."""
+
+    def __call__(self, guide, n_guide, clusters, n_channels):
+        counts = overlap_counts(guide, clusters, n_guide, n_channels)
+        mapping = counts.argmax(axis=1)
+        rows, cols = linear_sum_assignment(counts, maximize=True)
+        mapping[rows] = cols
+        return self._apply(mapping, guide)
+
+
+def resolve_matching(matching):
+    """Turn the estimator's ``matching`` parameter into a strategy object."""
+    if isinstance(matching, str):
+        return GuideMatching.registry.create(matching)
+    if isinstance(matching, GuideMatching):
+        return matching
+    raise TypeError(
+        f"matching must be one of {GuideMatching.registry.names()} or a GuideMatching "
+        f"instance, got {matching!r}"
+    )
