@@ -1,12 +1,14 @@
 """Side-by-side quality and speed of the segmenters on BSD500-format data.
 
     python benchmarks/bench_bsds.py --data-root ../shared/data --split val [--limit N]
+        [--methods a,b] [--variant NAME:p=v,...] [--seeds 0,1,2] [--csv F] [--figure F.png]
 
 Expects ``DATA_ROOT/bsds500/SPLIT/images/<id>.jpg`` and ``DATA_ROOT/bsds500/SPLIT/gt/<id>.npz``
 (key ``seg``: every human annotation, shape (n_annotators, H, W)). For every method it prints
 the best-overlap mIoU of the BSD500 protocol (All / Fine / Coarse / Mean, SPEC §3), on the
 raw labels and after connected-component relabelling, the mean number of segments and the
-seconds per image (guidance included, on this machine, one image at a time).
+seconds per image (guidance included, on this machine, one image at a time). With several
+``--seeds`` each figure is the mean ± standard deviation over the seeds.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import numpy as np
 from PIL import Image
 from sklearn.exceptions import ConvergenceWarning
 
-from skdynaguide import DynaGuideSegmenter
+from skdynaguide import DynaGuideSegmenter, evaluate
 from skdynaguide.guidance import resolve_guidance
 from skdynaguide.metrics import bsds_best_overlap
 
@@ -51,22 +53,22 @@ class GuideAlone:
         self.provider = resolve_guidance(name)
         self.random_state = random_state
 
-    def fit_predict(self, image):
+    def predict(self, image):
         return self.provider(image, random_state=self.random_state)
 
 
-def methods(args):
-    """name -> factory of a fresh segmenter with fit_predict(image)."""
-    common = dict(random_state=args.seed)
+def methods(args, seed):
+    """name -> factory of a fresh segmenter with predict(image)."""
+    common = dict(random_state=seed)
     if args.max_iter is not None:
         common["max_iter"] = args.max_iter
     if args.max_pixels is not None:
         common["max_pixels"] = None if args.max_pixels <= 0 else args.max_pixels
     fast = dict(max_pixels=DynaGuideSegmenter().max_pixels, max_iter=DynaGuideSegmenter().max_iter)
     table = {
-        "felzenszwalb": lambda: GuideAlone("felzenszwalb", args.seed),
-        "slic": lambda: GuideAlone("slic", args.seed),
-        "kmeans": lambda: GuideAlone("kmeans", args.seed),
+        "felzenszwalb": lambda: GuideAlone("felzenszwalb", seed),
+        "slic": lambda: GuideAlone("slic", seed),
+        "kmeans": lambda: GuideAlone("kmeans", seed),
         "dfc": lambda: DynaGuideSegmenter.from_preset("dfc", **{**fast, **common}),
         "dynaseg-fsf": lambda: DynaGuideSegmenter.from_preset("dynaseg-fsf", **{**fast, **common}),
         "dynaseg-scf": lambda: DynaGuideSegmenter.from_preset("dynaseg-scf", **{**fast, **common}),
@@ -100,22 +102,55 @@ def parse_variant(text):
 
 
 def run(name, factory, data):
-    predictions, seconds = [], []
-    for _, image, _ in data:
-        segmenter = factory()
-        start = time.perf_counter()
-        predictions.append(np.asarray(segmenter.fit_predict(image)))
-        seconds.append(time.perf_counter() - start)
+    """Scores of one method on the data: a dict of figures, and the predictions."""
+    images = [image for _, image, _ in data]
     annotations = [a for _, _, a in data]
-    raw = bsds_best_overlap(annotations, predictions)
-    cc = bsds_best_overlap(annotations, predictions, relabel=True)
-    return dict(
-        method=name,
-        **{f"raw_{k}": raw[k] for k in KEYS},
+    result = evaluate(factory(), images, annotations, protocol="bsds")
+    cc = bsds_best_overlap(annotations, result.labels, relabel=True)
+    row = dict(
+        **{f"raw_{k}": result.summary[k] for k in KEYS},
         **{f"cc_{k}": cc[k] for k in KEYS},
-        segments=float(np.mean([p.max() + 1 for p in predictions])),
-        seconds=float(np.median(seconds)),
+        segments=float(np.mean([r["n_segments"] for r in result.per_image])),
+        seconds=result.summary["seconds_per_image"],
     )
+    return row, result.labels
+
+
+def combine(name, rows):
+    """One table row from the rows of several seeds: means, and standard deviations."""
+    out = dict(method=name, n_seeds=len(rows))
+    for key in rows[0]:
+        values = np.array([r[key] for r in rows])
+        out[key], out[f"{key}_std"] = float(values.mean()), float(values.std())
+    return out
+
+
+def figure(path, data, predictions, n_images):
+    """A grid of overlays: the first ``n_images`` images (rows) by method (columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skdynaguide.plotting import overlay
+
+    names = list(predictions)
+    n_images = min(n_images, len(data))
+    fig, axes = plt.subplots(n_images, len(names) + 1, squeeze=False,
+                             figsize=(2.2 * (len(names) + 1), 1.8 * n_images))
+    for i in range(n_images):
+        image_id, image, _ = data[i]
+        axes[i, 0].imshow(image)
+        axes[i, 0].set_title(image_id if i == 0 else "", fontsize=7)
+        for j, name in enumerate(names, start=1):
+            axes[i, j].imshow(overlay(image, predictions[name][i]))
+            if i == 0:
+                axes[i, j].set_title(name, fontsize=7)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def markdown(rows):
@@ -123,8 +158,11 @@ def markdown(rows):
             "| segments | s/image |")
     lines = [head, "|" + "---|" * 11]
     for r in rows:
-        cells = [r["method"]] + [f"{r[f'raw_{k}']:.3f}" for k in KEYS]
-        cells += [f"{r[f'cc_{k}']:.3f}" for k in KEYS]
+        def cell(key):
+            text = f"{r[key]:.3f}"
+            return text + (f" ± {r[key + '_std']:.3f}" if r["n_seeds"] > 1 else "")
+
+        cells = [r["method"]] + [cell(f"raw_{k}") for k in KEYS] + [cell(f"cc_{k}") for k in KEYS]
         cells += [f"{r['segments']:.0f}", f"{r['seconds']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -145,30 +183,46 @@ def main(argv=None):
                         help="an extra row: the default DynaGuideSegmenter with these "
                         "parameters changed, e.g. 'index:matching=index,guidance_weight=1' "
                         "(repeatable; values are Python literals or bare strings)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated random_state values; "
+                        "several give mean ± std (default: %(default)s)")
     parser.add_argument("--csv", default=None, help="also write the rows as CSV here")
+    parser.add_argument("--figure", default=None, help="also draw overlays of the first "
+                        "images by method into this PNG (needs matplotlib)")
+    parser.add_argument("--figure-images", type=int, default=3, help="rows of that figure")
     args = parser.parse_args(argv)
 
-    table = methods(args)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     names = [m.strip() for m in args.methods.split(",") if m.strip() and m.strip() != "none"]
-    for text in args.variant:
-        name, params = parse_variant(text)
-        table[name] = (lambda p: lambda: DynaGuideSegmenter(**{"random_state": args.seed, **p}))(params)
-        names.append(name)
-    unknown = sorted(set(names) - set(table))
+    variants = dict(parse_variant(text) for text in args.variant)
+    names += list(variants)
+
+    def factories(seed):
+        table = methods(args, seed)
+        for name, params in variants.items():
+            table[name] = (lambda p: lambda: DynaGuideSegmenter(**{"random_state": seed, **p}))(params)
+        return table
+
+    unknown = sorted(set(names) - set(factories(0)))
     if unknown:
-        parser.error(f"unknown methods {unknown}; choose from {sorted(table)}")
+        parser.error(f"unknown methods {unknown}; choose from {sorted(factories(0))}")
     data = load_split(args.data_root, args.split, args.limit)
-    print(f"# BSD500 {args.split}: {len(data)} images; best-overlap mIoU "
+    print(f"# BSD500 {args.split}: {len(data)} images, seeds {seeds}; best-overlap mIoU "
           "(raw labels | connected components)", flush=True)
     warnings.simplefilter("ignore", ConvergenceWarning)
-    rows = []
+    rows, predictions = [], {}
     for name in names:
-        rows.append(run(name, table[name], data))
+        per_seed = []
+        for seed in seeds:
+            row, labels = run(name, factories(seed)[name], data)
+            per_seed.append(row)
+            predictions.setdefault(name, labels)
+        rows.append(combine(name, per_seed))
         r = rows[-1]
         print(f"{name:24s} raw {r['raw_mean']:.3f}  cc {r['cc_mean']:.3f}  "
               f"{r['seconds']:.1f} s/image", file=sys.stderr, flush=True)
     print(markdown(rows))
+    if args.figure:
+        figure(args.figure, data, predictions, args.figure_images)
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -3,10 +3,12 @@
 The estimator :class:`DynaGuideSegmenter` trains a small CNN on each image, guided by a
 coarse label map from a pluggable provider (:mod:`skdynaguide.guidance`); the losses live in
 :mod:`skdynaguide.losses`, the network in :mod:`skdynaguide.network` and the scores of the
-published protocols in :mod:`skdynaguide.metrics`.
+published protocols in :mod:`skdynaguide.metrics`; :mod:`skdynaguide.scoring`,
+:mod:`skdynaguide.model_selection` and :func:`evaluate` serve tuning and benchmarking.
 """
 __version__ = "0.1.0"
 
+from .evaluation import evaluate
 from .guidance import (
     FelzenszwalbGuidance,
     GuidanceProvider,
@@ -20,6 +22,7 @@ from .segmenter import DynaGuideSegmenter
 
 __all__ = [
     "DynaGuideSegmenter",
+    "evaluate",
     "DynaGuideNet",
     "GuidanceProvider",
     "FelzenszwalbGuidance",

@@ -15,8 +15,8 @@ from ._image import check_images, check_scalar_float, check_scalar_int
 from .guidance import compute_guidance, resolve_guidance
 from .losses import resolve_continuity, resolve_weighting
 from .matching import resolve_matching
-from .metrics import best_overlap_miou
 from .presets import PRESETS
+from .scoring import bsds_score
 from .training import segment_image
 
 __all__ = ["DynaGuideSegmenter"]
@@ -265,8 +265,10 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
     def _segment(self, X):
         """Segment every image of ``X``; returns (results, guides, is_batch, device)."""
-        images, is_batch = check_images(X)
         resolved = self._resolve()
+        if _is_empty(X):  # a transductive CV split trains on no images: nothing to do
+            return [], [], True, resolved["device"]
+        images, is_batch = check_images(X)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(images), 2))
 
@@ -333,7 +335,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (H, W) or (H, W, 3), (N, H, W, C) array, or list of images
-            One image, or several (of any sizes).
+            One image, or several (of any sizes). An empty list only validates the
+            parameters (the "training set" of :class:`~skdynaguide.model_selection.TransductiveSplit`).
         y : None
             Ignored; present for API consistency.
 
@@ -392,8 +395,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         """Best-overlap segment mIoU of the segmentation of ``X`` against ``y`` (SPEC §3).
 
         Every ground-truth segment takes its best IoU over the predicted segments; the score
-        is the mean over the ground-truth segments of all images (and all annotations, when
-        an image has several: the BSD500 "All" figure).
+        is the mean over the ground-truth segments of all images and all annotations (the
+        BSD500 "All" figure, scorer ``"bsds_all"`` of :mod:`skdynaguide.scoring`, which
+        also offers Fine / Coarse / Mean, connected components and Hungarian mIoU).
 
         Parameters
         ----------
@@ -410,22 +414,12 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         predictions = self.predict(X)
         if not isinstance(predictions, list):
             predictions, y = [predictions], [y]
-        if len(y) != len(predictions):
-            raise ValueError(f"y has {len(y)} entries for {len(predictions)} images")
-        trues, preds = [], []
-        for truth, pred in zip(y, predictions):
-            for annotation in _annotations(truth):
-                trues.append(annotation)
-                preds.append(pred)
-        return best_overlap_miou(trues, preds)
+        return bsds_score(y, predictions, which="all")
 
 
-def _annotations(truth):
-    """The annotation maps of one image's ground truth (one map, a list, or a stack)."""
-    if isinstance(truth, (list, tuple)):
-        return list(truth)
-    truth = np.asarray(truth)
-    return list(truth) if truth.ndim == 3 else [truth]
+def _is_empty(X):
+    return (isinstance(X, (list, tuple)) and len(X) == 0) or (
+        isinstance(X, np.ndarray) and X.ndim == 4 and X.shape[0] == 0)
 
 
 def _effective_n_jobs(n_jobs, n_images):

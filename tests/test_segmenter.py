@@ -173,7 +173,6 @@ def test_invalid_parameters_raise_clear_errors_in_fit(params, error, match):
         (np.full((8, 8, 3), 2.0), ValueError, r"\[0, 1\]"),
         (np.full((8, 8), np.nan), ValueError, "NaN"),
         (np.zeros((1, 1, 3)), ValueError, "at least 2 pixels"),
-        ([], ValueError, "empty list"),
         (np.zeros(10), ValueError, "dimension"),
     ],
 )
@@ -287,3 +286,11 @@ def test_fit_returns_self_and_is_idempotent():
     params = seg.get_params()
     np.testing.assert_array_equal(seg.fit(image).labels_, first)
     assert seg.get_params() == params  # fit does not change parameters
+
+
+def test_fit_on_no_images_only_validates_the_parameters():
+    seg = DynaGuideSegmenter(**FAST).fit([])
+    assert seg.labels_ == [] and seg.n_iter_ == [] and seg.device_ == "cpu"
+    assert seg.predict([]) == []
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        DynaGuideSegmenter(alpha=0).fit([])

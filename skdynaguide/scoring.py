@@ -1,0 +1,142 @@
+"""Scorers for model selection: the metrics of :mod:`skdynaguide.metrics` as
+``make_scorer`` objects, reachable by name.
+
+A scorer is called as ``scorer(segmenter, X, y)`` (the scikit-learn convention): it runs
+``segmenter.predict(X)`` and compares the label maps with ``y``. ``y`` holds one entry per
+image: a label map, or for data with several human annotations per image (BSD500) a list of
+maps. Images may differ in size.
+
+Names (:data:`SCORER_NAMES`):
+
+``"bsds_all"``, ``"bsds_fine"``, ``"bsds_coarse"``, ``"bsds_mean"``
+    Best-overlap segment mIoU of the BSD500 protocol (SPEC §3), pooled over images;
+    ``"bsds_all"`` is what :meth:`DynaGuideSegmenter.score` returns. Append ``"_cc"`` to
+    relabel predictions into connected components first.
+``"hungarian_miou"``, ``"pixel_accuracy"``
+    One-to-one Hungarian matching per image (and per annotation), averaged.
+``"hungarian_miou_accumulated"``, ``"pixel_accuracy_accumulated"``
+    Hungarian matching on a confusion matrix accumulated over the images (the DiffSeg /
+    PiCIE COCO-Stuff convention; predicted ids must mean the same class in every image).
+
+Examples
+--------
+>>> from skdynaguide.scoring import get_scorer
+>>> get_scorer("bsds_mean")
+make_scorer(bsds_score, response_method='predict', which=mean)
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import make_scorer
+
+from .metrics import bsds_best_overlap, hungarian_miou, pixel_accuracy
+
+__all__ = ["bsds_score", "hungarian_score", "get_scorer", "SCORER_NAMES"]
+
+_BSDS_KEYS = ("all", "fine", "coarse", "mean")
+
+
+def _per_image(y_true, y_pred):
+    """(list of per-image annotation lists, list of predictions), checked for length."""
+    preds = y_pred if isinstance(y_pred, list) else [y_pred]
+    if isinstance(y_true, np.ndarray):
+        # one image: its map or (n, H, W) annotation stack; several: one map per image
+        y_true = [y_true] if len(preds) == 1 else list(y_true)
+    elif len(preds) == 1 and len(y_true) and np.ndim(y_true[0]) == 1:
+        y_true = [y_true]  # one map written as nested lists
+    if len(y_true) != len(preds):
+        raise ValueError(f"y has {len(y_true)} entries for {len(preds)} images")
+    truths = []
+    for truth in y_true:
+        if isinstance(truth, (list, tuple)) and np.ndim(truth[0]) == 2:
+            truths.append(list(truth))
+        else:
+            array = np.asarray(truth)
+            truths.append(list(array) if array.ndim == 3 else [array])
+    return truths, preds
+
+
+def bsds_score(y_true, y_pred, *, which="all", relabel=False):
+    """One figure of the BSD500 best-overlap protocol, for ``make_scorer``.
+
+    Parameters
+    ----------
+    y_true : list
+        Per image, a label map or a list (or ``(n, H, W)`` stack) of annotations.
+    y_pred : list of ndarray
+        Predicted label maps, one per image.
+    which : {"all", "fine", "coarse", "mean"}, default="all"
+    relabel : bool, default=False
+        Connected-component relabelling of the predictions first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = [[np.array([[0, 0, 1, 1]]), np.array([[0, 0, 0, 0]])]]
+    >>> bsds_score(truth, [np.array([[5, 5, 6, 6]])], which="fine")
+    1.0
+    """
+    if which not in _BSDS_KEYS:
+        raise ValueError(f"which must be one of {_BSDS_KEYS}, got {which!r}")
+    truths, preds = _per_image(y_true, y_pred)
+    return bsds_best_overlap(truths, preds, relabel=relabel)[which]
+
+
+def hungarian_score(y_true, y_pred, *, metric="miou", accumulate=False, ignore_index=None):
+    """Hungarian-matched mIoU or pixel accuracy, for ``make_scorer``.
+
+    Every (annotation, prediction) pair of every image counts once; with ``accumulate`` the
+    confusion matrix of all pairs is matched once.
+
+    Parameters
+    ----------
+    y_true : list
+        Per image, a label map or a list of annotations.
+    y_pred : list of ndarray
+        Predicted label maps, one per image.
+    metric : {"miou", "accuracy"}, default="miou"
+    accumulate : bool, default=False
+    ignore_index : int, optional
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(hungarian_score([np.array([[0, 0, 1, 1]])], [np.array([[3, 3, 3, 7]])]), 4)
+    0.5833
+    """
+    functions = {"miou": hungarian_miou, "accuracy": pixel_accuracy}
+    if metric not in functions:
+        raise ValueError(f"metric must be one of {sorted(functions)}, got {metric!r}")
+    truths, preds = _per_image(y_true, y_pred)
+    pairs = [(t, p) for annots, p in zip(truths, preds) for t in annots]
+    return functions[metric]([t for t, _ in pairs], [p for _, p in pairs],
+                             ignore_index=ignore_index, accumulate=accumulate)
+
+
+def _build():
+    scorers = {}
+    for which in _BSDS_KEYS:
+        scorers[f"bsds_{which}"] = make_scorer(bsds_score, which=which)
+        scorers[f"bsds_{which}_cc"] = make_scorer(bsds_score, which=which, relabel=True)
+    for metric, name in (("miou", "hungarian_miou"), ("accuracy", "pixel_accuracy")):
+        scorers[name] = make_scorer(hungarian_score, metric=metric)
+        scorers[f"{name}_accumulated"] = make_scorer(hungarian_score, metric=metric,
+                                                     accumulate=True)
+    return scorers
+
+
+_SCORERS = _build()
+
+#: Every name :func:`get_scorer` accepts.
+SCORER_NAMES = tuple(sorted(_SCORERS))
+
+
+def get_scorer(name):
+    """The scorer called ``name`` (see :data:`SCORER_NAMES`), for ``GridSearchCV(scoring=...)``.
+
+    ``GridSearchCV`` resolves only scikit-learn's own strings, so pass the object:
+    ``scoring=get_scorer("bsds_mean")``, or a dict of several for multi-metric search.
+    """
+    if name not in _SCORERS:
+        raise ValueError(f"unknown scorer {name!r}; choose one of {list(SCORER_NAMES)}")
+    return _SCORERS[name]
