@@ -15,6 +15,8 @@ from .guidance import (
     KMeansGuidance,
     PrecomputedGuidance,
     SLICGuidance,
+    SegFormerGuidance,
+    DiffSegGuidance,
 )
 from .losses import ContinuityLoss, HuberContinuity, L1Continuity
 from .network import DynaGuideNet
@@ -29,6 +31,8 @@ __all__ = [
     "SLICGuidance",
     "KMeansGuidance",
     "PrecomputedGuidance",
+    "SegFormerGuidance",
+    "DiffSegGuidance",
     "ContinuityLoss",
     "HuberContinuity",
     "L1Continuity",

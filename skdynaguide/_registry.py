@@ -14,16 +14,11 @@ class Registry:
     def __init__(self, kind):
         self.kind = kind
         self._classes = {}
-        self._reserved = {}
 
     def add(self, name, cls):
         if name in self._classes and self._classes[name] is not cls:
             raise ValueError(f"{self.kind} name {name!r} is already taken by {self._classes[name]}")
         self._classes[name] = cls
-
-    def reserve(self, name, message):
-        """Keep ``name`` for a class that is not available; resolving it raises ``message``."""
-        self._reserved[name] = message
 
     def names(self):
         return sorted(self._classes)
@@ -33,8 +28,6 @@ class Registry:
         key = name.lower()
         if key in self._classes:
             return self._classes[key]()
-        if key in self._reserved:
-            raise NotImplementedError(self._reserved[key])
         raise ValueError(
             f"unknown {self.kind} {name!r}; choose one of {self.names()} or pass an object"
         )

@@ -42,7 +42,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     guidance : str, GuidanceProvider or None, default="kmeans"
         Source of the coarse guidance map ``P``: a registered name (``"kmeans"``, colour
         k-means with 8 clusters, the weight-free provider that measures best on BSD500;
-        ``"felzenszwalb"``, ``"slic"``; ``"segformer"`` and ``"diffseg"`` are reserved), a
+        ``"felzenszwalb"``, ``"slic"``; ``"segformer"`` and ``"diffseg"``, the papers' pretrained
+        priors, need the ``segformer`` / ``diffseg`` extras and their weights), a
         :class:`~skdynaguide.guidance.GuidanceProvider`, or None / ``"none"`` for no guidance.
     continuity : str or ContinuityLoss, default="huber"
         Spatial continuity term: ``"huber"`` (δ = 1, horizontal, vertical, diagonal and

@@ -5,10 +5,12 @@ import pytest
 from sklearn.base import clone
 
 from skdynaguide.guidance import (
+    DiffSegGuidance,
     FelzenszwalbGuidance,
     GuidanceProvider,
     KMeansGuidance,
     PrecomputedGuidance,
+    SegFormerGuidance,
     SLICGuidance,
     resolve_guidance,
 )
@@ -60,15 +62,15 @@ def test_invalid_provider_parameters_are_reported():
         SLICGuidance(n_segments=2.5)(image)
 
 
-def test_strings_resolve_and_unknown_or_reserved_names_are_explained():
+def test_strings_resolve_and_unknown_names_are_explained():
     assert isinstance(resolve_guidance("felzenszwalb"), FelzenszwalbGuidance)
     assert isinstance(resolve_guidance("SLIC"), SLICGuidance)
     assert resolve_guidance(None) is None and resolve_guidance("none") is None
     provider = KMeansGuidance()
     assert resolve_guidance(provider) is provider
-    for name in ("segformer", "diffseg"):
-        with pytest.raises(NotImplementedError, match="not available"):
-            resolve_guidance(name)
+    # pretrained providers resolve without loading anything (weights load at first use)
+    assert isinstance(resolve_guidance("segformer"), SegFormerGuidance)
+    assert isinstance(resolve_guidance("DiffSeg"), DiffSegGuidance)
     with pytest.raises(ValueError, match="unknown guidance 'watershed'"):
         resolve_guidance("watershed")
     with pytest.raises(TypeError, match="GuidanceProvider instance"):

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import (
 
 from conftest import FAST, make_quadrants
 from skdynaguide import (DynaGuideSegmenter, FelzenszwalbGuidance, PrecomputedGuidance,
-                         SLICGuidance)
+                         SegFormerGuidance, SLICGuidance)
 from skdynaguide.metrics import hungarian_miou
 
 HISTORY_KEYS = {"loss", "similarity", "continuity", "guidance", "continuity_weight",
@@ -136,7 +136,7 @@ def test_precomputed_guidance_shape_mismatch_is_reported():
     "params, error, match",
     [
         (dict(guidance="watershed"), ValueError, "unknown guidance"),
-        (dict(guidance="segformer"), NotImplementedError, "segformer"),
+        (dict(guidance=SegFormerGuidance(resolution=8)), ValueError, "resolution must be >= 16"),
         (dict(continuity="l2"), ValueError, "unknown continuity"),
         (dict(weighting="fast"), ValueError, "unknown weighting"),
         (dict(matching="greedy"), ValueError, "unknown matching"),

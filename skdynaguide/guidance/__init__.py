@@ -3,25 +3,21 @@
 Weight-free providers work offline: :class:`FelzenszwalbGuidance`, :class:`SLICGuidance`,
 :class:`KMeansGuidance` and :class:`PrecomputedGuidance`. ``None`` (or ``"none"``) means
 no guidance, i.e. DynaSeg / DFC.
+
+Pretrained priors, loaded lazily through optional extras: :class:`SegFormerGuidance`
+(``pip install "skdynaguide[segformer]"``; supervised on ADE20K) and :class:`DiffSegGuidance`
+(``pip install "skdynaguide[diffseg]"``; unsupervised, Stable Diffusion's self-attention).
+Their models are cached outside the providers (:func:`clear_model_cache` frees them); missing
+weights raise :class:`WeightsNotFoundError` with instructions to supply them offline.
 """
+from ._hub import WeightsNotFoundError, clear_model_cache
 from .base import GuidanceProvider, compute_guidance, resolve_guidance
+from .diffseg import DiffSegGuidance
 from .felzenszwalb import FelzenszwalbGuidance
 from .kmeans import KMeansGuidance
 from .precomputed import PrecomputedGuidance
+from .segformer import SegFormerGuidance
 from .slic import SLICGuidance
-
-GuidanceProvider.registry.reserve(
-    "segformer",
-    "guidance='segformer' (SegFormer pseudo-labels through transformers) is not available in "
-    "this version of skdynaguide; use a weight-free provider such as 'felzenszwalb', or pass "
-    "precomputed maps with PrecomputedGuidance",
-)
-GuidanceProvider.registry.reserve(
-    "diffseg",
-    "guidance='diffseg' (DiffSeg pseudo-labels through diffusers) is not available in this "
-    "version of skdynaguide; use a weight-free provider such as 'felzenszwalb', or pass "
-    "precomputed maps with PrecomputedGuidance",
-)
 
 __all__ = [
     "GuidanceProvider",
@@ -29,6 +25,10 @@ __all__ = [
     "SLICGuidance",
     "KMeansGuidance",
     "PrecomputedGuidance",
+    "SegFormerGuidance",
+    "DiffSegGuidance",
+    "WeightsNotFoundError",
+    "clear_model_cache",
     "compute_guidance",
     "resolve_guidance",
 ]

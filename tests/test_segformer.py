@@ -1,0 +1,170 @@
+"""SegFormer guidance end to end on a tiny random SegFormer saved to disk and loaded by the
+real ``from_pretrained`` code (no weights can be downloaded in the tests)."""
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.base import clone
+
+from conftest import FAST, make_quadrants
+from skdynaguide import DynaGuideSegmenter
+from skdynaguide._image import check_image, relabel_consecutive
+from skdynaguide.guidance import SegFormerGuidance, WeightsNotFoundError, _hub, resolve_guidance
+from skdynaguide.guidance.segformer import upsampled_argmax
+
+pytest.importorskip("transformers")  # the segformer extra; the test extra installs it
+
+
+def save_tiny_segformer(path, size=32):
+    """A random two-stage SegFormer (output stride 4 → 8) and its processor."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
+
+    config = SegformerConfig(
+        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
+        hidden_sizes=[8, 16], num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2],
+        mlp_ratios=[2, 2], decoder_hidden_size=16, num_labels=5,
+    )
+    torch.manual_seed(0)
+    SegformerForSemanticSegmentation(config).save_pretrained(path)
+    SegformerImageProcessor(size={"height": size, "width": size}).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_segformer(tmp_path_factory):
+    return save_tiny_segformer(tmp_path_factory.mktemp("tiny-segformer"))
+
+
+def reference_labels(checkpoint, image, resolution):
+    """The documented pipeline written out: processor → model → bilinear → argmax."""
+    from transformers import AutoImageProcessor, SegformerForSemanticSegmentation
+
+    processor = AutoImageProcessor.from_pretrained(checkpoint, local_files_only=True)
+    model = SegformerForSemanticSegmentation.from_pretrained(checkpoint, local_files_only=True).eval()
+    uint8 = np.round(check_image(image) * 255).astype(np.uint8)
+    pixels = processor(images=uint8, size={"height": resolution, "width": resolution},
+                       return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        logits = model(pixel_values=pixels).logits
+    assert logits.shape[-1] == resolution // 4
+    up = F.interpolate(logits, size=image.shape[:2], mode="bilinear", align_corners=False)
+    return relabel_consecutive(up[0].argmax(0).numpy())
+
+
+def test_segformer_end_to_end_matches_the_documented_pipeline(tiny_segformer):
+    image = np.random.default_rng(0).integers(0, 256, (23, 41, 3), dtype=np.uint8)
+    before = image.copy()
+    provider = SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=32)
+    labels = provider(image)
+    assert labels.shape == (23, 41) and labels.dtype == np.int64
+    assert len(np.unique(labels)) == labels.max() + 1 > 1
+    np.testing.assert_array_equal(labels, reference_labels(tiny_segformer, image, 32))
+    np.testing.assert_array_equal(image, before)
+    # resolution=None keeps the processor's own size (32 here)
+    np.testing.assert_array_equal(
+        SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=None)(image),
+        labels,
+    )
+    assert not np.array_equal(
+        SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=64)(image),
+        labels,
+    )
+
+
+def test_batched_inference_equals_one_image_at_a_time(tiny_segformer):
+    rng = np.random.default_rng(1)
+    images = [check_image(rng.random(shape)) for shape in [(20, 30, 3), (33, 17, 3), (24, 24, 3)]]
+    provider = SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=32,
+                                 batch_size=2)
+    batched = provider.segment_batch(images, [None] * 3)
+    single = [provider.segment(im) for im in images]
+    for b, s, im in zip(batched, single, images):
+        assert b.shape == im.shape[:2]
+        np.testing.assert_array_equal(b, s)
+
+
+def test_upsampled_argmax_in_chunks_equals_the_full_argmax():
+    logits = torch.randn(11, 5, 7, generator=torch.Generator().manual_seed(0))
+    full = F.interpolate(logits[None], size=(13, 29), mode="bilinear", align_corners=False)[0].argmax(0)
+    for chunk in (1, 3, 16):
+        np.testing.assert_array_equal(upsampled_argmax(logits, (13, 29), chunk=chunk), full.numpy())
+    ties = torch.zeros(4, 2, 2)
+    assert upsampled_argmax(ties, (3, 3), chunk=1).tolist() == [[0] * 3] * 3
+
+
+def test_segformer_through_the_segmenter_and_by_name(tiny_segformer):
+    image, _ = make_quadrants(20, 28)
+    provider = SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=32)
+    seg = DynaGuideSegmenter(guidance=provider, **FAST)
+    labels = seg.fit_predict(image)
+    assert labels.shape == (20, 28) and seg.guidance_labels_.shape == (20, 28)
+    np.testing.assert_array_equal(seg.guidance_labels_, provider(image))
+    many = seg.fit_predict([image, image[:, :15]])
+    assert [m.shape for m in many] == [(20, 28), (20, 15)]
+    default = resolve_guidance("segformer")
+    assert type(default) is SegFormerGuidance
+    assert default.checkpoint == "nvidia/segformer-b0-finetuned-ade-512-512"
+
+
+def test_model_is_cached_outside_the_parameters(tiny_segformer):
+    a = SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=32)
+    b = SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=False, batch_size=1)
+    image, _ = make_quadrants(16, 16)
+    expected = a(image)
+    assert a._load_model("cpu", torch.float32) is b._load_model("cpu", torch.float32)
+    assert clone(a).get_params() == a.get_params()
+    data = pickle.dumps(a)
+    assert len(data) < 2000  # parameters only, no weights
+    np.testing.assert_array_equal(pickle.loads(data)(image), expected)
+
+
+def test_missing_weights_and_extra_are_explained(tmp_path, monkeypatch):
+    image = np.zeros((8, 8, 3))
+    with pytest.raises(WeightsNotFoundError, match="does not exist") as info:
+        SegFormerGuidance(checkpoint=str(tmp_path / "nowhere"), local_files_only=True)(image)
+    for needle in ("hf download", "snapshot_download", "checkpoint='<DIR>'", "local_files_only=True",
+                   "cache_dir", "HF_HOME"):
+        assert needle in str(info.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WeightsNotFoundError, match="could not load"):
+        SegFormerGuidance(checkpoint=str(tmp_path / "empty"), local_files_only=True)(image)
+    with pytest.raises(FileNotFoundError, match="hf download nvidia/segformer-b0-finetuned-ade-512-512"):
+        SegFormerGuidance(local_files_only=True, cache_dir=str(tmp_path / "hf"))(image)
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(ImportError, match=r'pip install "skdynaguide\[segformer\]"'):
+        SegFormerGuidance(local_files_only=True)(image)
+
+
+def test_invalid_parameters_are_reported():
+    image = np.zeros((8, 8, 3))
+    with pytest.raises(ValueError, match="resolution must be >= 16"):
+        SegFormerGuidance(resolution=8)(image)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        SegFormerGuidance(batch_size=0)(image)
+    with pytest.raises(TypeError, match="half must be a bool"):
+        SegFormerGuidance(half="yes")(image)
+    with pytest.raises(ValueError, match="device 'tpu' is not a torch device"):
+        SegFormerGuidance(device="tpu")(image)
+    with pytest.raises(TypeError, match="cache_dir must be"):
+        SegFormerGuidance(cache_dir=1)(image)
+    assert _hub.is_local_path("./model") and not _hub.is_local_path("nvidia/segformer-b0")
+
+
+def test_a_repository_id_is_found_in_a_copied_hugging_face_cache(tiny_segformer, tmp_path):
+    # the Hub cache layout: models--<owner>--<name>/refs/main and snapshots/<commit>/
+    import shutil
+
+    repo = tmp_path / "hub" / "models--someone--tiny-segformer"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_segformer, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    image, _ = make_quadrants(12, 18)
+    expected = SegFormerGuidance(checkpoint=tiny_segformer, local_files_only=True, resolution=32)(image)
+    # local_files_only=False: found in the cache first, without touching the network
+    provider = SegFormerGuidance(checkpoint="someone/tiny-segformer", cache_dir=str(tmp_path / "hub"),
+                                 resolution=32)
+    np.testing.assert_array_equal(provider(image), expected)
