@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -69,6 +68,7 @@ def methods(args, seed):
         "felzenszwalb": lambda: GuideAlone("felzenszwalb", seed),
         "slic": lambda: GuideAlone("slic", seed),
         "kmeans": lambda: GuideAlone("kmeans", seed),
+        "fcm": lambda: GuideAlone("fcm", seed),
         "dfc": lambda: DynaGuideSegmenter.from_preset("dfc", **{**fast, **common}),
         "dynaseg-fsf": lambda: DynaGuideSegmenter.from_preset("dynaseg-fsf", **{**fast, **common}),
         "dynaseg-scf": lambda: DynaGuideSegmenter.from_preset("dynaseg-scf", **{**fast, **common}),
@@ -76,14 +76,15 @@ def methods(args, seed):
         "dynaguide+felzenszwalb": lambda: DynaGuideSegmenter(guidance="felzenszwalb", **common),
         "dynaguide+slic": lambda: DynaGuideSegmenter(guidance="slic", **common),
         "dynaguide+kmeans": lambda: DynaGuideSegmenter(guidance="kmeans", **common),
+        "dynaguide+fcm": lambda: DynaGuideSegmenter(guidance="fcm", **common),
         "dynaguide-paper": lambda: DynaGuideSegmenter.from_preset("dynaguide-paper", **common),
     }
     return table
 
 
-DEFAULT_METHODS = ("felzenszwalb", "slic", "kmeans", "dfc", "dynaseg-fsf", "dynaseg-scf",
-                   "dynaguide-unguided", "dynaguide+felzenszwalb", "dynaguide+slic",
-                   "dynaguide+kmeans")
+DEFAULT_METHODS = ("felzenszwalb", "slic", "kmeans", "fcm", "dfc", "dynaseg-fsf",
+                   "dynaseg-scf", "dynaguide-unguided", "dynaguide+felzenszwalb",
+                   "dynaguide+slic", "dynaguide+kmeans", "dynaguide+fcm")
 
 
 def parse_variant(text):

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from .evaluation import evaluate
 from .guidance import (
+    FCMGuidance,
     FelzenszwalbGuidance,
     GuidanceProvider,
     KMeansGuidance,
@@ -30,6 +31,7 @@ __all__ = [
     "FelzenszwalbGuidance",
     "SLICGuidance",
     "KMeansGuidance",
+    "FCMGuidance",
     "PrecomputedGuidance",
     "SegFormerGuidance",
     "DiffSegGuidance",

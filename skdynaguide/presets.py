@@ -19,14 +19,15 @@ PRESETS = {
         _FULL_RESOLUTION, guidance="kmeans", continuity="huber", weighting="fsf",
         alpha=15.0, residual=True, guidance_weight=1.0, matching="index", min_labels=None,
     ),
-    # DynaSeg (Guermazi & Khan 2024), no guidance, L1 continuity, stop at 3 clusters.
+    # DynaSeg (Guermazi & Khan 2024), no guidance, L1 continuity, stop at 3 clusters, with
+    # the silhouette score phase: the count it picks at the first iteration floors q'.
     "dynaseg-fsf": dict(
         _FULL_RESOLUTION, guidance=None, continuity="l1", weighting="fsf", alpha=15.0,
-        residual=False, min_labels=3,
+        residual=False, min_labels=3, silhouette=True,
     ),
     "dynaseg-scf": dict(
         _FULL_RESOLUTION, guidance=None, continuity="l1", weighting="scf", alpha=50.0,
-        residual=False, min_labels=3,
+        residual=False, min_labels=3, silhouette=True,
     ),
     # DFC (Kim, Kanezaki & Tanaka 2020): fixed mu = 5, L1, stop at 3 clusters.
     "dfc": dict(

@@ -13,10 +13,11 @@ from sklearn.utils import check_random_state
 from ._device import resolve_device
 from ._image import check_images, check_scalar_float, check_scalar_int
 from .guidance import compute_guidance, resolve_guidance
-from .losses import resolve_continuity, resolve_weighting
+from .losses import ModularityLoss, resolve_continuity, resolve_weighting
 from .matching import resolve_matching
 from .presets import PRESETS
 from .scoring import bsds_score
+from .scribbles import check_scribbles
 from .training import segment_image
 
 __all__ = ["DynaGuideSegmenter"]
@@ -70,12 +71,34 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         How guide segments are expressed as channels for ``L_gp`` at each iteration; see
         :mod:`skdynaguide.matching`. ``"index"`` is the paper's formula (guide segment k is
         channel k) and measures best; ``"sorted"`` is the authors' code.
+    scribble_weight : float, default=0.5
+        Weight of DFC's scribble loss (cross-entropy on the pixels labelled by the
+        ``scribbles`` passed to :meth:`fit`; the DFC paper uses 0.5). Unused without scribbles.
+    modularity_weight : float, default=0.0
+        Weight of DCN's modularity loss (:class:`~skdynaguide.losses.ModularityLoss`: the
+        softmax responses as soft clusters of the cosine-affinity graph of the features that
+        enter the response layer); 0 leaves it out.
+    modularity_samples : int, default=1024
+        Pixels drawn at each step for the modularity loss (its graph has this many nodes).
+    silhouette : bool, default=False
+        DynaSeg's silhouette score phase: at the first iteration, k-means on a pixel sample
+        of the network's features for every count in ``silhouette_range`` picks the count
+        with the best silhouette score (``silhouette_k_``), which then floors ``q'`` in the
+        continuity weight ``w(q')`` and in the ``min_labels`` test, preventing a collapse to
+        fewer clusters. On in the DynaSeg presets.
+    silhouette_range : (int, int), default=(2, 10)
+        Smallest and largest cluster count the silhouette phase tries (at most
+        ``n_clusters``).
+    silhouette_samples : int, default=2000
+        Pixels sampled for the silhouette phase (its cost grows with their square).
     max_iter : int, default=100
         Maximum number of SGD steps per image (the paper runs 1000).
     min_labels : int or None, default=None
         Stop when the number of clusters ``q'`` falls to this value (DFC and DynaSeg use 3;
         DynaGuide runs a fixed number of steps, and under guidance ``q'`` rarely falls that
-        low); None disables the test.
+        low); None disables the test, except on images given scribbles, where it defaults to
+        their number of scribble classes (as in DFC), and with ``silhouette``, whose count
+        raises it.
     tol : float or None, default=None
         Also stop when fewer than this fraction of pixels changed cluster over each of
         ``n_iter_no_change`` consecutive steps; None disables the test.
@@ -93,8 +116,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
     random_state : int, RandomState instance or None, default=None
-        Seeds the network initialisations and random guidance providers. With an int, the
-        same images give the same labels (on the CPU).
+        Seeds the network initialisations, random guidance providers, the modularity
+        subsamples and the silhouette phase. With an int, the same images give the same
+        labels (on the CPU).
     verbose : int, default=0
         0 is silent; 1 shows progress bars (tqdm) over images and iterations.
     n_jobs : int or None, default=None
@@ -114,8 +138,12 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         The guidance map ``P`` used for each image (None without guidance).
     loss_history_ : dict or list of dict
         Per image, arrays indexed by iteration: ``"loss"`` (total), ``"similarity"``,
-        ``"continuity"``, ``"guidance"`` (the unweighted terms), ``"continuity_weight"``,
-        ``"guidance_weight"`` and ``"n_labels"`` (``q'``).
+        ``"continuity"``, ``"guidance"``, ``"scribble"``, ``"modularity"`` (the unweighted
+        terms; zero when a term is off), ``"continuity_weight"``, ``"guidance_weight"`` and
+        ``"n_labels"`` (``q'``).
+    silhouette_k_ : int, None, or list of such
+        Per image, the cluster count chosen by the silhouette phase (None when
+        ``silhouette`` is off).
     device_ : str
         The device the networks were trained on.
 
@@ -134,6 +162,12 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     Images are ``(H, W)`` grey or ``(H, W, 3)`` RGB, ``uint8``, ``uint16`` or float in
     ``[0, 1]``; RGBA is refused (composite or drop the alpha channel first). A single image
     returns one label map; a list of images or an ``(N, H, W, C)`` array returns a list.
+
+    With ``scribbles`` (DFC's user input), :meth:`fit` takes one integer map per image: a
+    class id ``>= 0`` on scribbled pixels and ``UNLABELLED`` (−1,
+    :data:`skdynaguide.scribbles.UNLABELLED`) elsewhere. Ids are arbitrary; per image they
+    are mapped in increasing order onto channels ``0..K-1``. The loss gains
+    ``scribble_weight · L_scr`` and ``L_sim`` is taken over the unscribbled pixels only.
 
     References
     ----------
@@ -168,6 +202,12 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         residual=True,
         guidance_weight=100.0,
         matching="index",
+        scribble_weight=0.5,
+        modularity_weight=0.0,
+        modularity_samples=1024,
+        silhouette=False,
+        silhouette_range=(2, 10),
+        silhouette_samples=2000,
         max_iter=100,
         min_labels=None,
         tol=None,
@@ -190,6 +230,12 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.residual = residual
         self.guidance_weight = guidance_weight
         self.matching = matching
+        self.scribble_weight = scribble_weight
+        self.modularity_weight = modularity_weight
+        self.modularity_samples = modularity_samples
+        self.silhouette = silhouette
+        self.silhouette_range = silhouette_range
+        self.silhouette_samples = silhouette_samples
         self.max_iter = max_iter
         self.min_labels = min_labels
         self.tol = tol
@@ -248,8 +294,14 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         check_scalar_float(self.tol, "tol", min_value=0, allow_none=True)
         check_scalar_float(self.lr, "lr", min_value=0, strict=True)
         check_scalar_float(self.momentum, "momentum", min_value=0)
-        if not isinstance(self.residual, bool):
-            raise TypeError(f"residual must be a bool, got {self.residual!r}")
+        check_scalar_float(self.scribble_weight, "scribble_weight", min_value=0)
+        modularity_weight = check_scalar_float(self.modularity_weight, "modularity_weight",
+                                               min_value=0)
+        check_scalar_int(self.modularity_samples, "modularity_samples", min_value=2)
+        for flag in ("residual", "silhouette"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
+        silhouette_range = self._check_silhouette()
         if self.n_jobs is not None:
             check_scalar_int(self.n_jobs, "n_jobs")
             if self.n_jobs == 0:
@@ -260,16 +312,44 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             weighting=resolve_weighting(self.weighting, self.alpha),
             matching=resolve_matching(self.matching),
             device=resolve_device(self.device),
+            modularity=ModularityLoss(self.modularity_samples) if modularity_weight > 0 else None,
+            silhouette_range=silhouette_range,
         )
+
+    def _check_silhouette(self):
+        """Validated ``silhouette_range`` as a tuple when the phase is on, else None."""
+        k_range = self.silhouette_range
+        if not (isinstance(k_range, (tuple, list)) and len(k_range) == 2):
+            raise TypeError(f"silhouette_range must be a pair (min, max), got {k_range!r}")
+        low = check_scalar_int(k_range[0], "silhouette_range[0]", min_value=2)
+        high = check_scalar_int(k_range[1], "silhouette_range[1]", min_value=low)
+        samples = check_scalar_int(self.silhouette_samples, "silhouette_samples", min_value=3)
+        if not self.silhouette:
+            return None
+        if high > self.n_clusters:
+            raise ValueError(
+                f"silhouette_range={tuple(k_range)} reaches beyond n_clusters={self.n_clusters}, "
+                "the most clusters the network can express"
+            )
+        if samples <= high:
+            raise ValueError(
+                f"silhouette_samples={samples} must exceed the largest count of "
+                f"silhouette_range, {high}"
+            )
+        return (low, high)
 
     # -- the work -----------------------------------------------------------------------
 
-    def _segment(self, X):
+    def _segment(self, X, scribbles=None):
         """Segment every image of ``X``; returns (results, guides, is_batch, device)."""
         resolved = self._resolve()
         if _is_empty(X):  # a transductive CV split trains on no images: nothing to do
+            if scribbles is not None and len(scribbles) > 0:
+                raise ValueError(f"scribbles has {len(scribbles)} entries for 0 images")
             return [], [], True, resolved["device"]
         images, is_batch = check_images(X)
+        scribble_maps, n_classes = check_scribbles(
+            scribbles, [im.shape[:2] for im in images], is_batch, self.n_clusters)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(images), 2))
 
@@ -288,6 +368,11 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             weighting=resolved["weighting"],
             matching=resolved["matching"],
             guidance_weight=float(self.guidance_weight),
+            scribble_weight=float(self.scribble_weight),
+            modularity=resolved["modularity"],
+            modularity_weight=float(self.modularity_weight),
+            silhouette_range=resolved["silhouette_range"],
+            silhouette_samples=self.silhouette_samples,
             max_iter=self.max_iter,
             min_labels=self.min_labels,
             tol=self.tol,
@@ -297,9 +382,14 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             max_pixels=self.max_pixels,
         )
         n_jobs = _effective_n_jobs(self.n_jobs, len(images))
+        # DFC: with scribbles, stop by default once q' is down to the scribble classes
+        min_labels = [k if self.min_labels is None and k else self.min_labels for k in n_classes]
+        per_image = [dict(train, scribbles=scr, min_labels=floor)
+                     for scr, floor in zip(scribble_maps, min_labels)]
         jobs = [
-            delayed(_segment_one)(image, guide, int(seed), train, self.verbose, n_jobs, i)
-            for i, (image, guide, seed) in enumerate(zip(images, guides, seeds[:, 0]))
+            delayed(_segment_one)(image, guide, int(seed), job, self.verbose, n_jobs, i)
+            for i, (image, guide, seed, job) in enumerate(
+                zip(images, guides, seeds[:, 0], per_image))
         ]
         if n_jobs == 1:
             results = [job[0](*job[1], **job[2]) for job in _progress(jobs, self.verbose)]
@@ -309,15 +399,16 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         return results, guides, is_batch, resolved["device"]
 
     def _warn_unconverged(self, results):
-        if self.min_labels is None and self.tol is None:
-            return  # a fixed iteration budget: nothing to converge
-        late = [i for i, r in enumerate(results) if r.stop_reason == "max_iter"]
+        # images under a fixed iteration budget have nothing to converge to
+        late = [r for r in results if r.stop_reason == "max_iter"
+                and (r.min_labels is not None or self.tol is not None)]
         if late:
             which = "the image" if len(results) == 1 else f"{len(late)} of {len(results)} images"
+            floors = sorted({r.min_labels for r in late if r.min_labels is not None})
             warnings.warn(
                 f"Training of {which} stopped at max_iter={self.max_iter} before reaching "
-                f"min_labels={self.min_labels} or tol={self.tol}; the result is usable, "
-                "raise max_iter to train longer",
+                f"min_labels={floors[0] if len(floors) == 1 else floors or None} or "
+                f"tol={self.tol}; the result is usable, raise max_iter to train longer",
                 ConvergenceWarning,
                 stacklevel=3,
             )
@@ -330,7 +421,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
                 stacklevel=3,
             )
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, scribbles=None):
         """Segment the image(s) ``X`` and store the results.
 
         Parameters
@@ -340,23 +431,44 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             parameters (the "training set" of :class:`~skdynaguide.model_selection.TransductiveSplit`).
         y : None
             Ignored; present for API consistency.
+        scribbles : array-like of shape (H, W), list of such, or None, default=None
+            DFC's user scribbles: for one image an integer map of its size, with class ids
+            ``>= 0`` on scribbled pixels and ``UNLABELLED`` (−1) elsewhere; for several
+            images a list with one map (or None) per image, or an ``(N, H, W)`` array.
+            Never modified.
 
         Returns
         -------
         self : DynaGuideSegmenter
             The fitted segmenter.
+
+        Examples
+        --------
+        Scribbles join the two left quadrants, which have different colours:
+
+        >>> import numpy as np
+        >>> from skdynaguide.scribbles import UNLABELLED
+        >>> image = np.zeros((16, 16, 3)); image[:8, :8, 0] = 1; image[8:, :8, 1] = 1
+        >>> scribbles = np.full((16, 16), UNLABELLED); scribbles[2:14, 3] = 5
+        >>> scribbles[2:14, 12] = 9
+        >>> seg = DynaGuideSegmenter(guidance=None, n_features=16, n_clusters=8,
+        ...                          max_iter=100, tol=1e-3, random_state=0)
+        >>> labels = seg.fit(image, scribbles=scribbles).labels_
+        >>> bool(labels[4, 3] == labels[12, 3] != labels[4, 12])
+        True
         """
-        results, guides, is_batch, device = self._segment(X)
+        results, guides, is_batch, device = self._segment(X, scribbles)
         pick = (lambda values: values) if is_batch else (lambda values: values[0])
         self.labels_ = pick([r.labels for r in results])
         self.n_labels_ = pick([int(r.labels.max()) + 1 for r in results])
         self.n_iter_ = pick([r.n_iter for r in results])
         self.guidance_labels_ = pick(guides)
         self.loss_history_ = pick([r.history for r in results])
+        self.silhouette_k_ = pick([r.silhouette_k for r in results])
         self.device_ = device
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, scribbles=None):
         """Segment ``X`` and return the label map(s) (also stored in ``labels_``).
 
         Parameters
@@ -365,12 +477,14 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             One image or several; see :meth:`fit`.
         y : None
             Ignored.
+        scribbles : array-like, list or None, default=None
+            DFC's user scribbles, one map per image; see :meth:`fit`.
 
         Returns
         -------
         labels : ndarray of shape (H, W), or list of such for several images
         """
-        return self.fit(X).labels_
+        return self.fit(X, scribbles=scribbles).labels_
 
     def predict(self, X):
         """Segment new image(s) from scratch with the same parameters.

@@ -13,13 +13,16 @@ import torch
 import torch.nn.functional as F
 
 from ._image import relabel_consecutive
-from .losses import FeatureSimilarityLoss, GuidanceLoss
+from .losses import FeatureSimilarityLoss, GuidanceLoss, ScribbleLoss
+from .losses.guidance import IGNORE
 from .network import DynaGuideNet
+from .scribbles import resize_scribbles
+from .silhouette import silhouette_count
 
 __all__ = ["segment_image", "SegmentationResult", "training_shape"]
 
-HISTORY_KEYS = ("loss", "similarity", "continuity", "guidance", "continuity_weight",
-                "guidance_weight", "n_labels")
+HISTORY_KEYS = ("loss", "similarity", "continuity", "guidance", "scribble", "modularity",
+                "continuity_weight", "guidance_weight", "n_labels")
 
 
 @dataclass
@@ -30,6 +33,8 @@ class SegmentationResult:
     n_iter: int
     stop_reason: str
     history: dict = field(default_factory=dict)
+    min_labels: int | None = None  # the stopping rule's q' floor actually used
+    silhouette_k: int | None = None
 
     @property
     def converged(self):
@@ -51,6 +56,15 @@ def _to_tensor(image, device):
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
 
 
+def _downsample_guide(guide, shape, device):
+    """The guide at the training size (nearest neighbour), a (1, h, w) long tensor."""
+    target = torch.from_numpy(np.ascontiguousarray(guide)).to(device)
+    if tuple(shape) != guide.shape:
+        target = F.interpolate(target[None, None].float(), size=shape,
+                               mode="nearest-exact")[0, 0].long()
+    return target[None]
+
+
 def segment_image(
     image,
     guide=None,
@@ -65,6 +79,12 @@ def segment_image(
     weighting,
     matching=None,
     guidance_weight=1.0,
+    scribbles=None,
+    scribble_weight=0.5,
+    modularity=None,
+    modularity_weight=0.0,
+    silhouette_range=None,
+    silhouette_samples=2000,
     max_iter=1000,
     min_labels=None,
     tol=None,
@@ -83,7 +103,8 @@ def segment_image(
     guide : ndarray of shape (H, W) with labels 0..K-1, or None
         The static guidance map ``P``; None trains without the guidance term (DynaSeg/DFC).
     seed : int
-        Seeds the network's initialisation (the only random step).
+        Seeds the network's initialisation, the modularity subsamples and the silhouette
+        phase.
     continuity : ContinuityLoss
         ``L_con``.
     weighting : DynamicWeight
@@ -92,6 +113,21 @@ def segment_image(
         How the guide is re-expressed in channel space each iteration (needed with a guide).
     guidance_weight : float, default=1.0
         Multiplier λ of the guidance weight: ``g(q') = λ / q'``.
+    scribbles : ndarray of shape (H, W), or None
+        DFC's user scribbles in channel space (see :func:`skdynaguide.scribbles.check_scribbles`):
+        channel ids on scribbled pixels, ``UNLABELLED`` elsewhere. Adds
+        ``scribble_weight · L_scr`` and restricts ``L_sim`` to the unscribbled pixels.
+    scribble_weight : float, default=0.5
+        Weight of ``L_scr`` (DFC: 0.5).
+    modularity : ModularityLoss or None
+        DCN's modularity term on the features feeding the response layer, added with weight
+        ``modularity_weight``.
+    silhouette_range : (int, int) or None
+        DynaSeg's silhouette phase: at the first iteration the count of k-means clusters of
+        the features with the best silhouette score in this range floors ``q'`` in
+        ``weighting`` and in the ``min_labels`` test. None skips it.
+    silhouette_samples : int, default=2000
+        Pixels sampled for the silhouette phase.
     max_iter : int
         Maximum number of SGD steps.
     min_labels : int or None
@@ -119,12 +155,12 @@ def segment_image(
     target_guide, n_guide = None, 0
     if guide is not None:
         n_guide = int(guide.max()) + 1
-        target_guide = torch.from_numpy(np.ascontiguousarray(guide)).to(device)
-        if (train_h, train_w) != (height, width):
-            target_guide = F.interpolate(
-                target_guide[None, None].float(), size=(train_h, train_w), mode="nearest-exact"
-            )[0, 0].long()
-        target_guide = target_guide[None]
+        target_guide = _downsample_guide(guide, (train_h, train_w), device)
+    target_scribble = None
+    if scribbles is not None:
+        resized = resize_scribbles(scribbles, (train_h, train_w))
+        target_scribble = torch.from_numpy(resized)[None].to(device)
+        scribbled = target_scribble != IGNORE
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -134,19 +170,30 @@ def segment_image(
     x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     similarity, guidance_loss = FeatureSimilarityLoss(), GuidanceLoss()
+    scribble_loss = ScribbleLoss()
+    features = _capture_features(net) if (modularity is not None or silhouette_range) else None
+    generator = torch.Generator().manual_seed(seed)
 
     history = {key: [] for key in HISTORY_KEYS}
     stop_reason, previous, n_stable, last_clusters = "max_iter", None, 0, None
-    n_iter = 0
+    n_iter, floor, silhouette_k = 0, 1, None
     for n_iter in range(1, max_iter + 1):
         optimizer.zero_grad(set_to_none=True)
         response = net(x).contiguous()  # NCHW: the losses' shifted slices are faster
         clusters = response.argmax(1)
         n_labels = int(torch.unique(clusters).numel())
+        if n_iter == 1 and silhouette_range:
+            flat = features["value"].detach()[0].flatten(1).T.float().cpu().numpy()
+            silhouette_k, _ = silhouette_count(flat, silhouette_range, silhouette_samples, seed)
+            floor = silhouette_k
+            min_labels = max(min_labels or 0, silhouette_k)
 
-        l_sim = similarity(response, clusters)
+        if target_scribble is None:
+            l_sim = similarity(response, clusters)
+        else:  # DFC: feature similarity on the unscribbled pixels only
+            l_sim = similarity(response, clusters.masked_fill(scribbled, IGNORE))
         l_con = continuity(response)
-        w_con = weighting(n_labels)
+        w_con = weighting(max(n_labels, floor))
         loss = l_sim + w_con * l_con
         l_gp, w_gp = response.new_zeros(()), 0.0
         if target_guide is not None:
@@ -154,9 +201,18 @@ def segment_image(
             l_gp = guidance_loss(response, target)
             w_gp = guidance_weight / n_labels
             loss = loss + w_gp * l_gp
+        l_scr = response.new_zeros(())
+        if target_scribble is not None:
+            l_scr = scribble_loss(response, target_scribble)
+            loss = loss + scribble_weight * l_scr
+        l_mod = response.new_zeros(())
+        if modularity is not None:
+            l_mod = modularity(features["value"], response, generator)
+            loss = loss + modularity_weight * l_mod
         for key, value in (("loss", loss), ("similarity", l_sim), ("continuity", l_con),
-                           ("guidance", l_gp), ("continuity_weight", w_con),
-                           ("guidance_weight", w_gp), ("n_labels", n_labels)):
+                           ("guidance", l_gp), ("scribble", l_scr), ("modularity", l_mod),
+                           ("continuity_weight", w_con), ("guidance_weight", w_gp),
+                           ("n_labels", n_labels)):
             history[key].append(float(value.detach()) if torch.is_tensor(value) else float(value))
         if progress is not None:
             progress(n_iter, n_labels)
@@ -198,4 +254,17 @@ def segment_image(
         n_iter=n_iter,
         stop_reason=stop_reason,
         history={k: np.asarray(v, dtype=np.float64) for k, v in history.items()},
+        min_labels=min_labels,
+        silhouette_k=silhouette_k,
     )
+
+
+def _capture_features(net):
+    """Keep, at every forward pass, the features entering the 1×1 response layer."""
+    store = {}
+
+    def hook(module, inputs):
+        store["value"] = inputs[0]
+
+    net.response.register_forward_pre_hook(hook)
+    return store

@@ -50,3 +50,10 @@ def test_bench_prints_the_table_with_seeds_csv_and_figure(bench, data_root, tmp_
 def test_bench_rejects_unknown_methods(bench, data_root):
     with pytest.raises(SystemExit):
         bench.main(["--data-root", str(data_root), "--methods", "nope"])
+
+
+def test_bench_has_the_fcm_rows(bench, data_root, capsys):
+    bench.main(["--data-root", str(data_root), "--methods", "fcm,dynaguide+fcm",
+                "--max-iter", "3"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [line.split(" | ")[0] for line in lines] == ["| method", "| fcm", "| dynaguide+fcm"]

@@ -22,8 +22,8 @@ from skdynaguide import (DynaGuideSegmenter, FelzenszwalbGuidance, PrecomputedGu
                          SegFormerGuidance, SLICGuidance)
 from skdynaguide.metrics import hungarian_miou
 
-HISTORY_KEYS = {"loss", "similarity", "continuity", "guidance", "continuity_weight",
-                "guidance_weight", "n_labels"}
+HISTORY_KEYS = {"loss", "similarity", "continuity", "guidance", "scribble", "modularity",
+                "continuity_weight", "guidance_weight", "n_labels"}
 
 
 def test_four_quadrants_come_back_as_four_segments_with_the_defaults():

@@ -1,7 +1,8 @@
 """Guidance providers (SPEC §2): an image in, a coarse global label map out.
 
 Weight-free providers work offline: :class:`FelzenszwalbGuidance`, :class:`SLICGuidance`,
-:class:`KMeansGuidance` and :class:`PrecomputedGuidance`. ``None`` (or ``"none"``) means
+:class:`KMeansGuidance`, :class:`FCMGuidance` (IL2Vseg's spatially constrained fuzzy
+c-means with colour affinity) and :class:`PrecomputedGuidance`. ``None`` (or ``"none"``) means
 no guidance, i.e. DynaSeg / DFC.
 
 Pretrained priors, loaded lazily through optional extras: :class:`SegFormerGuidance`
@@ -13,6 +14,7 @@ weights raise :class:`WeightsNotFoundError` with instructions to supply them off
 from ._hub import WeightsNotFoundError, clear_model_cache
 from .base import GuidanceProvider, compute_guidance, resolve_guidance
 from .diffseg import DiffSegGuidance
+from .fcm import FCMGuidance
 from .felzenszwalb import FelzenszwalbGuidance
 from .kmeans import KMeansGuidance
 from .precomputed import PrecomputedGuidance
@@ -24,6 +26,7 @@ __all__ = [
     "FelzenszwalbGuidance",
     "SLICGuidance",
     "KMeansGuidance",
+    "FCMGuidance",
     "PrecomputedGuidance",
     "SegFormerGuidance",
     "DiffSegGuidance",

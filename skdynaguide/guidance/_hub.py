@@ -14,6 +14,8 @@ import importlib.util
 import os
 import threading
 
+import numpy as np
+
 __all__ = [
     "WeightsNotFoundError",
     "clear_model_cache",
@@ -53,6 +55,21 @@ def import_optional(module, extra, provider):
             f"{provider} needs the optional dependency {module!r}, which could not be "
             f"imported ({error}). Install it with:  pip install \"skdynaguide[{extra}]\""
         ) from error
+
+
+def check_loading_params(provider, flags):
+    """Validate the parameters shared by the pretrained providers (types only, no loading).
+
+    ``provider.checkpoint`` must be a string or path, ``provider.cache_dir`` None or a path,
+    and each attribute named in ``flags`` a bool.
+    """
+    if not isinstance(provider.checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a string or a path, got {provider.checkpoint!r}")
+    if provider.cache_dir is not None and not isinstance(provider.cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be None, a string or a path, got {provider.cache_dir!r}")
+    for name in flags:
+        if not isinstance(getattr(provider, name), (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {getattr(provider, name)!r}")
 
 
 def is_local_path(checkpoint):

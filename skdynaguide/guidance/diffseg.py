@@ -177,13 +177,7 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     # -- parameters and model ---------------------------------------------------------------
 
     def _check_params(self):
-        if not isinstance(self.checkpoint, (str, os.PathLike)):
-            raise TypeError(f"checkpoint must be a string or a path, got {self.checkpoint!r}")
-        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
-            raise TypeError(f"cache_dir must be None, a string or a path, got {self.cache_dir!r}")
-        for name in ("local_files_only", "half", "refine"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        _hub.check_loading_params(self, ("local_files_only", "half", "refine"))
         if isinstance(self.kl_threshold, (str, bytes, numbers.Number)) or not hasattr(
             self.kl_threshold, "__len__"
         ):

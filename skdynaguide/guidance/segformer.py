@@ -114,13 +114,7 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
         self.batch_size = batch_size
 
     def _check_params(self):
-        if not isinstance(self.checkpoint, (str, os.PathLike)):
-            raise TypeError(f"checkpoint must be a string or a path, got {self.checkpoint!r}")
-        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
-            raise TypeError(f"cache_dir must be None, a string or a path, got {self.cache_dir!r}")
-        for name in ("local_files_only", "half"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        _hub.check_loading_params(self, ("local_files_only", "half"))
         resolution = check_scalar_int(self.resolution, "resolution", min_value=16, allow_none=True)
         batch_size = check_scalar_int(self.batch_size, "batch_size", min_value=1)
         device = resolve_device(self.device)

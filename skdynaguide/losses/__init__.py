@@ -2,10 +2,13 @@
 
 ``L = L_sim + w(q') · L_con + g(q') · L_gp``: :class:`FeatureSimilarityLoss` is ``L_sim``,
 a :class:`ContinuityLoss` is ``L_con``, :class:`GuidanceLoss` is ``L_gp`` and the dynamic
-weights ``w`` live in :mod:`skdynaguide.losses.weighting`.
+weights ``w`` live in :mod:`skdynaguide.losses.weighting`. Optional terms of the family:
+DFC's :class:`ScribbleLoss` on user-labelled pixels and DCN's :class:`ModularityLoss`.
 """
 from .continuity import ContinuityLoss, HuberContinuity, L1Continuity, resolve_continuity
 from .guidance import GuidanceLoss
+from .modularity import ModularityLoss, modularity_loss
+from .scribble import UNLABELLED, ScribbleLoss
 from .similarity import FeatureSimilarityLoss
 from .weighting import (
     DynamicWeight,
@@ -22,6 +25,10 @@ __all__ = [
     "resolve_continuity",
     "FeatureSimilarityLoss",
     "GuidanceLoss",
+    "ScribbleLoss",
+    "UNLABELLED",
+    "ModularityLoss",
+    "modularity_loss",
     "DynamicWeight",
     "FSFWeight",
     "SCFWeight",

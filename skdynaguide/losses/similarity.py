@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from .guidance import IGNORE
+
 __all__ = ["FeatureSimilarityLoss"]
 
 
@@ -10,7 +12,9 @@ class FeatureSimilarityLoss:
     """``L_sim = CE(R', C)`` with ``C = argmax_j R'[:, j]``, the mean over pixels.
 
     The target is the response's own argmax (no gradient through it): the term sharpens
-    whatever clustering the network currently expresses.
+    whatever clustering the network currently expresses. Pixels whose target is ``IGNORE``
+    (−1) are left out (DFC with scribbles computes ``L_sim`` on the unscribbled pixels only);
+    the loss is zero when every pixel is left out.
 
     Examples
     --------
@@ -21,4 +25,6 @@ class FeatureSimilarityLoss:
     """
 
     def __call__(self, response, clusters):
-        return F.cross_entropy(response, clusters)
+        if not bool((clusters != IGNORE).any()):
+            return response.new_zeros(())
+        return F.cross_entropy(response, clusters, ignore_index=IGNORE)
