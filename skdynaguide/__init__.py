@@ -5,6 +5,8 @@ coarse label map from a pluggable provider (:mod:`skdynaguide.guidance`); the lo
 :mod:`skdynaguide.losses`, the network in :mod:`skdynaguide.network` and the scores of the
 published protocols in :mod:`skdynaguide.metrics`; :mod:`skdynaguide.scoring`,
 :mod:`skdynaguide.model_selection` and :func:`evaluate` serve tuning and benchmarking.
+:class:`ResNetFPN` is DynaSeg's pretrained alternative to the small CNN (``network=``), and
+:class:`RegionClassifier` gives the regions of a whole dataset shared class ids (DCN).
 """
 __version__ = "0.1.0"
 
@@ -20,13 +22,19 @@ from .guidance import (
     DiffSegGuidance,
 )
 from .losses import ContinuityLoss, HuberContinuity, L1Continuity
-from .network import DynaGuideNet
+from .network import DynaGuideNet, NetworkBuilder
+from .regions import RegionClassifier, repeated_scores
+from .resnet_fpn import ResNetFPN
 from .segmenter import DynaGuideSegmenter
 
 __all__ = [
     "DynaGuideSegmenter",
     "evaluate",
     "DynaGuideNet",
+    "NetworkBuilder",
+    "ResNetFPN",
+    "RegionClassifier",
+    "repeated_scores",
     "GuidanceProvider",
     "FelzenszwalbGuidance",
     "SLICGuidance",

@@ -13,6 +13,11 @@ import numpy as np
 
 __all__ = ["check_image", "check_images", "check_label_map"]
 
+#: Per-channel RGB mean and standard deviation of ImageNet, the input normalisation of the
+#: ImageNet-pretrained backbones (ResNet, DINO ViT): ``(rgb - mean) / std`` for rgb in [0, 1].
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 _ACCEPTED_DTYPES = "uint8, uint16 or floating point in [0, 1]"
 _INTEGER_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 

@@ -1,10 +1,21 @@
-"""The small per-image CNN of DFC, DynaSeg and DynaGuide (SPEC §1, step 2)."""
+"""The per-image network: the small CNN of DFC, DynaSeg and DynaGuide (SPEC §1, step 2),
+and the ``network`` parameter that swaps it for another architecture.
+
+Whatever the architecture, the training loop needs one thing: a fresh module, built by
+``build(n_features, n_clusters)``, that maps a ``(1, 3, h, w)`` image in ``[0, 1]`` to the
+``(1, q, h, w)`` response ``R'``, its last layer a 1×1 conv + BatchNorm named ``response``
+(the modularity loss and the silhouette phase read the p features entering it).
+"""
 from __future__ import annotations
 
-import torch
+import functools
+
+from sklearn.base import BaseEstimator
 from torch import nn
 
-__all__ = ["DynaGuideNet"]
+from ._registry import Registry
+
+__all__ = ["DynaGuideNet", "NetworkBuilder", "resolve_network"]
 
 
 class DynaGuideNet(nn.Module):
@@ -59,3 +70,72 @@ class DynaGuideNet(nn.Module):
         if self.residual and len(self.blocks) > 1:
             out = out + first
         return self.response(out)
+
+
+class NetworkBuilder(BaseEstimator):
+    """Base class of network recipes accepted by the estimator's ``network`` parameter.
+
+    A builder is a light object holding only parameters (clones and pickles stay cheap; any
+    pretrained weights it needs are loaded lazily and cached outside it). Calling it,
+    ``builder(n_features, n_clusters)``, returns a freshly initialised :class:`torch.nn.Module`
+    (the training loop seeds torch's generator first), so each image trains its own copy.
+    Subclasses implement :meth:`build` and name themselves in the class statement to become
+    reachable by string::
+
+        class MyNet(NetworkBuilder, name="mine"):
+            def build(self, n_features, n_clusters):
+                ...  # (1, 3, h, w) in [0, 1] -> (1, n_clusters, h, w), with a `response` layer
+    """
+
+    registry = Registry("network")
+
+    def __init_subclass__(cls, name=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            NetworkBuilder.registry.add(name, cls)
+
+    def build(self, n_features, n_clusters):
+        """A fresh module: p = ``n_features`` features into q = ``n_clusters`` responses."""
+        raise NotImplementedError
+
+    def validate(self):
+        """Check the parameters (types and ranges only, nothing loaded); returns self."""
+        return self
+
+    def __call__(self, n_features, n_clusters):
+        return self.build(n_features, n_clusters)
+
+
+def cnn_builder(n_blocks=2, residual=True):
+    """The factory ``(n_features, n_clusters) -> DynaGuideNet`` behind ``network="cnn"``."""
+    return functools.partial(DynaGuideNet, n_blocks=n_blocks, residual=residual)
+
+
+def resolve_network(network, *, n_blocks=2, residual=True):
+    """Turn the estimator's ``network`` parameter into a factory ``(p, q) -> nn.Module``.
+
+    ``"cnn"`` is :class:`DynaGuideNet` with the estimator's ``n_blocks`` and ``residual``;
+    any other string names a registered :class:`NetworkBuilder`, created with its defaults
+    (``"resnet18-fpn"``: :class:`~skdynaguide.ResNetFPN`); a builder instance is validated
+    and used as given; any other callable (e.g. a module class) is called as
+    ``network(n_features, n_clusters)`` for every image. A module *instance* is refused: one
+    set of weights cannot be trained afresh on every image.
+    """
+    if isinstance(network, str):
+        if network.lower() == "cnn":
+            return cnn_builder(n_blocks, residual)
+        return NetworkBuilder.registry.create(network).validate()
+    if isinstance(network, NetworkBuilder):
+        return network.validate()
+    if isinstance(network, nn.Module):
+        raise TypeError(
+            f"network must build a fresh module for every image; got the module instance "
+            f"{type(network).__name__}(...). Pass its class or a function "
+            "(n_features, n_clusters) -> nn.Module instead"
+        )
+    if callable(network):
+        return network
+    raise TypeError(
+        f"network must be one of {sorted(['cnn'] + NetworkBuilder.registry.names())}, a "
+        f"NetworkBuilder or a callable (n_features, n_clusters) -> nn.Module, got {network!r}"
+    )

@@ -15,6 +15,7 @@ from ._image import check_images, check_scalar_float, check_scalar_int
 from .guidance import compute_guidance, resolve_guidance
 from .losses import ModularityLoss, resolve_continuity, resolve_weighting
 from .matching import resolve_matching
+from .network import resolve_network
 from .presets import PRESETS
 from .scoring import bsds_score
 from .scribbles import check_scribbles
@@ -26,8 +27,9 @@ __all__ = ["DynaGuideSegmenter"]
 class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     """Unsupervised segmentation by a small CNN trained on each image, guided by a prior.
 
-    For every image a fresh network (:class:`~skdynaguide.network.DynaGuideNet`) is trained
-    from scratch on that image alone; its per-pixel argmax is the segmentation. The loss is
+    For every image a fresh network (:class:`~skdynaguide.network.DynaGuideNet`, or another
+    chosen by ``network``) is trained from scratch on that image alone; its per-pixel argmax
+    is the segmentation. The loss is
 
     ``L = L_sim + w(q') · L_con + g(q') · L_gp``
 
@@ -55,14 +57,28 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         DynaSeg-FSF), ``"scf"`` is ``alpha/q'`` (DynaSeg-SCF), a number is DFC's fixed ``μ``.
     alpha : float, default=15
         The α of ``"fsf"`` and ``"scf"`` (DynaSeg uses 50 with SCF).
+    network : {"cnn", "resnet18-fpn"}, NetworkBuilder or callable, default="cnn"
+        The per-image network: ``"cnn"`` is the small CNN of the papers
+        (:class:`~skdynaguide.network.DynaGuideNet`, shaped by ``n_blocks`` and
+        ``residual``); ``"resnet18-fpn"`` is DynaSeg's ImageNet ResNet-18 + FPN with its
+        default settings, and a :class:`~skdynaguide.ResNetFPN` instance sets them
+        (checkpoint, ``pretrained``, ``stages``, ``freeze_backbone``, ``local_files_only``,
+        ``cache_dir``); it needs transformers and the weights. Any callable
+        ``network(n_features, n_clusters)`` returning a fresh :class:`torch.nn.Module` (e.g.
+        a module class) is called once per image, under the image's seed; its output must be
+        ``(1, n_clusters, h, w)`` for a ``(1, 3, h, w)`` input in [0, 1]. Module instances
+        are refused (every image trains its own network).
     n_features : int, default=100
-        Width p of the network's 3×3 blocks.
+        Width p of the features entering the response layer: the small CNN's 3×3 blocks, the
+        FPN of ``"resnet18-fpn"``; passed to a callable ``network``.
     n_clusters : int, default=100
         Number q of response channels: the most segments the output can have.
     n_blocks : int, default=2
-        Number of 3×3 conv blocks (the paper's "3 blocks" count the 1×1 response conv).
+        Number of 3×3 conv blocks (the paper's "3 blocks" count the 1×1 response conv);
+        ``network="cnn"`` only.
     residual : bool, default=True
-        Skip connection from the first block's output to the last 3×3 block's output.
+        Skip connection from the first block's output to the last 3×3 block's output;
+        ``network="cnn"`` only.
     guidance_weight : float, default=100.0
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
         which the guide barely acts within the default 100 steps; 100 measures best on
@@ -196,6 +212,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         continuity="huber",
         weighting="fsf",
         alpha=15.0,
+        network="cnn",
         n_features=100,
         n_clusters=100,
         n_blocks=2,
@@ -224,6 +241,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.continuity = continuity
         self.weighting = weighting
         self.alpha = alpha
+        self.network = network
         self.n_features = n_features
         self.n_clusters = n_clusters
         self.n_blocks = n_blocks
@@ -307,6 +325,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             if self.n_jobs == 0:
                 raise ValueError("n_jobs must not be 0 (use None or 1 for serial, -1 for all cores)")
         return dict(
+            network=resolve_network(self.network, n_blocks=self.n_blocks,
+                                    residual=self.residual),
             provider=resolve_guidance(self.guidance),
             continuity=resolve_continuity(self.continuity),
             weighting=resolve_weighting(self.weighting, self.alpha),
@@ -360,6 +380,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
         train = dict(
             device=resolved["device"],
+            network=resolved["network"],
             n_features=self.n_features,
             n_clusters=self.n_clusters,
             n_blocks=self.n_blocks,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ._image import relabel_consecutive
 from .losses import FeatureSimilarityLoss, GuidanceLoss, ScribbleLoss
 from .losses.guidance import IGNORE
-from .network import DynaGuideNet
+from .network import cnn_builder
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
 
@@ -71,6 +71,7 @@ def segment_image(
     *,
     seed,
     device="cpu",
+    network=None,
     n_features=100,
     n_clusters=100,
     n_blocks=2,
@@ -94,7 +95,7 @@ def segment_image(
     max_pixels=None,
     progress=None,
 ):
-    """Train a fresh :class:`DynaGuideNet` on one image and return its segmentation.
+    """Train a fresh network (by default :class:`~skdynaguide.network.DynaGuideNet`) on one image.
 
     Parameters
     ----------
@@ -105,6 +106,15 @@ def segment_image(
     seed : int
         Seeds the network's initialisation, the modularity subsamples and the silhouette
         phase.
+    network : callable or None
+        ``network(n_features, n_clusters)`` returns the fresh module to train (see
+        :func:`skdynaguide.network.resolve_network`); it must map ``(1, 3, h, w)`` to
+        ``(1, n_clusters, h, w)``. None builds the small CNN with ``n_blocks`` and
+        ``residual``.
+    n_features, n_clusters : int
+        Width p of the features entering the response layer and number q of responses.
+    n_blocks, residual
+        Depth and skip connection of the default small CNN (ignored otherwise).
     continuity : ContinuityLoss
         ``L_con``.
     weighting : DynamicWeight
@@ -162,9 +172,17 @@ def segment_image(
         target_scribble = torch.from_numpy(resized)[None].to(device)
         scribbled = target_scribble != IGNORE
 
+    if network is None:
+        network = cnn_builder(n_blocks, residual)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = DynaGuideNet(n_features, n_clusters, n_blocks, residual)
+        net = network(n_features, n_clusters)
+    if (modularity is not None or silhouette_range) and not isinstance(
+            getattr(net, "response", None), torch.nn.Module):
+        raise ValueError(
+            f"the modularity loss and the silhouette phase read the features entering the "
+            f"network's 1x1 response layer, but {type(net).__name__} has no `response` submodule"
+        )
     # channels-last (NHWC) convolutions run about 1.5x faster on CPU (oneDNN) for p = 100
     net.to(device, memory_format=torch.channels_last).train()
     x = x.contiguous(memory_format=torch.channels_last)
@@ -180,6 +198,8 @@ def segment_image(
     for n_iter in range(1, max_iter + 1):
         optimizer.zero_grad(set_to_none=True)
         response = net(x).contiguous()  # NCHW: the losses' shifted slices are faster
+        if n_iter == 1:
+            _check_response(response, n_clusters, (train_h, train_w), net)
         clusters = response.argmax(1)
         n_labels = int(torch.unique(clusters).numel())
         if n_iter == 1 and silhouette_range:
@@ -257,6 +277,16 @@ def segment_image(
         min_labels=min_labels,
         silhouette_k=silhouette_k,
     )
+
+
+def _check_response(response, n_clusters, shape, net):
+    expected = (1, n_clusters, *shape)
+    if tuple(response.shape) != expected:
+        raise ValueError(
+            f"the network {type(net).__name__} returned a response of shape "
+            f"{tuple(response.shape)} for an input of shape (1, 3, {shape[0]}, {shape[1]}); "
+            f"expected {expected}: n_clusters channels at the input's size"
+        )
 
 
 def _capture_features(net):
