@@ -108,13 +108,19 @@ def run(name, factory, data):
     annotations = [a for _, _, a in data]
     result = evaluate(factory(), images, annotations, protocol="bsds")
     cc = bsds_best_overlap(annotations, result.labels, relabel=True)
+    per_image = [
+        dict(image=image_id, raw_mean=bsds_best_overlap(a, labels)["mean"],
+             cc_mean=bsds_best_overlap(a, labels, relabel=True)["mean"],
+             segments=r["n_segments"], seconds=r["seconds"])
+        for (image_id, _, a), labels, r in zip(data, result.labels, result.per_image)
+    ]
     row = dict(
         **{f"raw_{k}": result.summary[k] for k in KEYS},
         **{f"cc_{k}": cc[k] for k in KEYS},
         segments=float(np.mean([r["n_segments"] for r in result.per_image])),
         seconds=result.summary["seconds_per_image"],
     )
-    return row, result.labels
+    return row, result.labels, per_image
 
 
 def combine(name, rows):
@@ -187,6 +193,9 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0", help="comma-separated random_state values; "
                         "several give mean ± std (default: %(default)s)")
     parser.add_argument("--csv", default=None, help="also write the rows as CSV here")
+    parser.add_argument("--per-image", default=None, help="also write every image's scores "
+                        "(best-overlap Mean raw and CC, segments, seconds) as CSV here, for "
+                        "paired comparisons (benchmarks/paired.py)")
     parser.add_argument("--figure", default=None, help="also draw overlays of the first "
                         "images by method into this PNG (needs matplotlib)")
     parser.add_argument("--figure-images", type=int, default=3, help="rows of that figure")
@@ -210,12 +219,13 @@ def main(argv=None):
     print(f"# BSD500 {args.split}: {len(data)} images, seeds {seeds}; best-overlap mIoU "
           "(raw labels | connected components)", flush=True)
     warnings.simplefilter("ignore", ConvergenceWarning)
-    rows, predictions = [], {}
+    rows, predictions, image_rows = [], {}, []
     for name in names:
         per_seed = []
         for seed in seeds:
-            row, labels = run(name, factories(seed)[name], data)
+            row, labels, per_image = run(name, factories(seed)[name], data)
             per_seed.append(row)
+            image_rows += [dict(method=name, seed=seed, **r) for r in per_image]
             predictions.setdefault(name, labels)
         rows.append(combine(name, per_seed))
         r = rows[-1]
@@ -224,11 +234,12 @@ def main(argv=None):
     print(markdown(rows))
     if args.figure:
         figure(args.figure, data, predictions, args.figure_images)
-    if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    for path, table in ((args.csv, rows), (args.per_image, image_rows)):
+        if path:
+            with open(path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(table[0]))
+                writer.writeheader()
+                writer.writerows(table)
 
 
 if __name__ == "__main__":
