@@ -1,10 +1,21 @@
 """The ``skdynaguide`` command line.
 
     skdynaguide segment IMAGE_OR_DIR... -o OUTDIR [options]
+    skdynaguide evaluate PRED_DIR GT_DIR [--protocol bsds|hungarian|hungarian-accumulated]
 
-writes ``<stem>_labels.png`` (the exact label values, 8- or 16-bit) and
-``<stem>_overlay.png`` (colours over the photo, boundaries in white) per image. Exit status:
-0 when every image was segmented, 1 when some failed (listed at the end), 2 for usage errors.
+``segment`` writes ``<stem>_labels.png`` (the exact label values, 8- or 16-bit) and
+``<stem>_overlay.png`` (colours over the photo, boundaries in white) per image;
+``evaluate`` scores such label maps against ground-truth files of the same stems. Exit status:
+0 when every image was segmented, 1 when some failed (listed at the end), 2 for usage errors,
+130 when interrupted.
+
+``segment`` is made for long jobs over folders of arbitrary files: a file that cannot be read
+or segmented is reported and skipped while the others go on; every output is written to a
+temporary file in OUTDIR and renamed into place, so a job killed at any moment leaves only
+complete outputs; and re-running the same command **resumes** (the default): images whose two
+outputs exist are skipped, so only the unfinished ones are segmented (``--overwrite`` redoes
+everything). Resuming checks that outputs exist, not which options made them: after changing
+options, use ``--overwrite`` or another OUTDIR.
 """
 from __future__ import annotations
 
@@ -69,24 +80,70 @@ def _build_parser():
     seg.add_argument("--max-pixels", type=_optional_pixels, default=None,
                      help="train at most this many pixels ('full' for full resolution)")
     seg.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N, mps")
+    seg.add_argument("--network", default=None,
+                     help="per-image network: cnn (the papers' small CNN, default) or "
+                     "resnet18-fpn (DynaSeg's ImageNet ResNet-18 + FPN; needs transformers "
+                     "and its weights)")
+    seg.add_argument("--matching", default=None,
+                     help="how guide segments map onto the network's clusters: index "
+                     "(default), hungarian, majority or sorted")
+    seg.add_argument("--guidance-weight", type=float, default=None,
+                     help="lambda in the guidance weight lambda/q' (default 100)")
+    seg.add_argument("--min-labels", type=_positive_int, default=None,
+                     help="stop once the number of clusters q' falls to this value "
+                     "(default: never)")
     seg.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     seg.add_argument("--jobs", type=int, default=1, help="images segmented in parallel")
     seg.add_argument("--overwrite", action="store_true",
-                     help="replace existing outputs (by default images with both outputs "
-                     "present are skipped)")
+                     help="segment every image again, replacing existing outputs (by default "
+                     "a re-run resumes: images with both outputs present are skipped)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    from .evaluation import PROTOCOLS
+
+    ev = commands.add_parser(
+        "evaluate",
+        help="score saved label maps against ground truth",
+        description="Score the label maps in PRED_DIR (<stem>_labels.png as written by "
+        "'segment', or <stem>.png/.npy/...) against the ground truth in GT_DIR with the same "
+        "stem: a label image, .npy, .npz (key 'seg', shape (n_annotations, H, W) allowed) or "
+        "a BSD500 groundTruth .mat. Exit status 1 when a prediction or a ground truth has no "
+        "partner or cannot be read (listed; the others are still scored).",
+    )
+    ev.add_argument("predictions", metavar="PRED_DIR", help="folder of predicted label maps")
+    ev.add_argument("ground_truth", metavar="GT_DIR", help="folder of ground-truth label maps")
+    ev.add_argument("--protocol", choices=PROTOCOLS, default="bsds",
+                    help="bsds: best-overlap segment mIoU, All/Fine/Coarse/Mean pooled over "
+                    "segments; hungarian: one-to-one matched mIoU and pixel accuracy per "
+                    "image, averaged; hungarian-accumulated: one matching over the dataset's "
+                    "confusion matrix (default: %(default)s)")
+    ev.add_argument("--relabel", action="store_true",
+                    help="split predictions into connected components first (bsds only)")
+    ev.add_argument("--ignore-index", type=int, default=None, metavar="LABEL",
+                    help="ground-truth label left out, e.g. 255 (hungarian protocols only)")
+    ev.add_argument("--csv", default=None, metavar="FILE",
+                    help="also write the per-image scores to this CSV file")
     return parser
 
 
-def _expand(inputs):
-    """Image files named or contained (not recursively) in the given folders, in order."""
+def _expand(inputs, errors=None):
+    """Image files named or contained (not recursively) in the given folders, in order.
+
+    A folder that cannot be listed is appended to ``errors`` as ``(folder, message)``.
+    """
     from .io import IMAGE_SUFFIXES
 
     found = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+            try:
+                found.extend(sorted(p for p in path.iterdir()
+                                    if p.suffix.lower() in IMAGE_SUFFIXES))
+            except OSError as exc:
+                if errors is None:
+                    raise
+                errors.append((item, f"cannot list the folder: {type(exc).__name__}: {exc}"))
         else:
             found.append(item)
     return found
@@ -98,7 +155,9 @@ def _segmenter(args):
 
     params = {}
     for option, param in (("guidance", "guidance"), ("continuity", "continuity"),
-                          ("alpha", "alpha"), ("max_iter", "max_iter"), ("device", "device")):
+                          ("alpha", "alpha"), ("max_iter", "max_iter"), ("device", "device"),
+                          ("network", "network"), ("matching", "matching"),
+                          ("guidance_weight", "guidance_weight"), ("min_labels", "min_labels")):
         if getattr(args, option) is not None:
             params[param] = getattr(args, option)
     if args.max_pixels is not None:
@@ -133,7 +192,7 @@ def _segment_file(source, outdir, segmenter, threads):
         write_labels(labels_path, labels)
         write_rgb(overlay_path, overlay(image, labels))
         return None
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
         return f"{type(exc).__name__}: {exc}"
     except Exception:  # keep going on anything else, but keep the evidence
         return traceback.format_exc(limit=3).strip()
@@ -150,11 +209,27 @@ def _run_segment(args):
     except (ValueError, TypeError, NotImplementedError) as exc:
         print(f"skdynaguide segment: error: {exc}", file=sys.stderr)
         return 2
+    from .io import remove_partial_files
+
     outdir = Path(args.output)
-    sources = _expand(args.inputs)
-    if not sources:
+    failed = []
+    sources = _expand(args.inputs, failed)
+    if not sources and not failed:
         print("skdynaguide segment: error: no images found", file=sys.stderr)
         return 2
+    # two inputs with one stem (a/x.png, b/x.jpg) would overwrite each other's outputs
+    owner = {}
+    for source in sources:
+        owner.setdefault(_outputs(source, outdir)[0], source)
+    for source in sources:
+        first = owner[_outputs(source, outdir)[0]]
+        if first is not source:
+            failed.append((source, f"its outputs would overwrite those of {first} (same "
+                                   "file name stem); rename one or segment it separately"))
+    sources = [s for s in sources if owner[_outputs(s, outdir)[0]] is s]
+    for source in sources:  # what a killed run was writing
+        for path in _outputs(source, outdir):
+            remove_partial_files(path)
     todo = [s for s in sources
             if args.overwrite or not all(p.exists() for p in _outputs(s, outdir))]
     skipped = len(sources) - len(todo)
@@ -163,34 +238,142 @@ def _run_segment(args):
 
     jobs = max(1, min(args.jobs if args.jobs > 0 else (os.cpu_count() or 1), len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    if jobs > 1:
-        from joblib import Parallel, delayed
+    errors = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            if jobs > 1:
+                from joblib import Parallel, delayed
 
-        errors = Parallel(n_jobs=jobs)(
-            delayed(_segment_file)(s, outdir, segmenter, threads) for s in todo)
-    else:
-        errors = []
-        iterator = todo
-        if not args.quiet:
-            from tqdm.auto import tqdm
+                errors = Parallel(n_jobs=jobs)(
+                    delayed(_segment_file)(s, outdir, segmenter, threads) for s in todo)
+            else:
+                iterator = todo
+                if not args.quiet:
+                    from tqdm.auto import tqdm
 
-            iterator = tqdm(todo, desc="segmenting", unit="image")
-        for source in iterator:
-            errors.append(_segment_file(source, outdir, segmenter, threads))
-    failed = [(s, e) for s, e in zip(todo, errors) if e is not None]
+                    iterator = tqdm(todo, desc="segmenting", unit="image")
+                for source in iterator:
+                    errors.append(_segment_file(source, outdir, segmenter, threads))
+        except KeyboardInterrupt:
+            print(f"\ninterrupted after {len(errors)} of {len(todo)} image(s); the finished "
+                  "outputs are complete: run the same command again to resume",
+                  file=sys.stderr)
+            return 130
+    failed += [(s, e) for s, e in zip(todo, errors) if e is not None]
     if not args.quiet:
-        print(f"{len(todo) - len(failed)} image(s) segmented into {outdir}/")
+        print(f"{sum(e is None for e in errors)} image(s) segmented into {outdir}/, {skipped} "
+              f"skipped (already segmented), {len(failed)} failed")
     if failed:
-        print(f"{len(failed)} image(s) failed:", file=sys.stderr)
+        print(f"{len(failed)} image(s) failed ({sum(e is None for e in errors)} segmented, "
+              f"{skipped} skipped as already segmented):", file=sys.stderr)
         for source, error in failed:
             print(f"  {source}: {error}", file=sys.stderr)
         return 1
     return 0
 
 
+def _label_key(path):
+    stem = Path(path).stem
+    return stem[: -len("_labels")] if stem.endswith("_labels") else stem
+
+
+def _label_files(folder):
+    """``{key: path}`` of the label files in a folder (``<key>_labels.png`` or ``<key>.*``)."""
+    from .io import LABEL_SUFFIXES
+
+    found = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() in LABEL_SUFFIXES and not path.stem.endswith("_overlay"):
+            found.setdefault(_label_key(path), path)
+    return found
+
+
+def _run_evaluate(args):
+    import csv
+
+    import numpy as np
+
+    from .evaluation import _dataset_scores, _image_scores
+    from .io import read_annotations
+
+    for folder in (args.predictions, args.ground_truth):
+        if not Path(folder).is_dir():
+            print(f"skdynaguide evaluate: error: {folder} is not a folder", file=sys.stderr)
+            return 2
+    if args.relabel and args.protocol != "bsds":
+        print("skdynaguide evaluate: error: --relabel applies to --protocol bsds only",
+              file=sys.stderr)
+        return 2
+    predictions = _label_files(args.predictions)
+    truths = _label_files(args.ground_truth)
+    if not predictions:
+        print(f"skdynaguide evaluate: error: no label maps in {args.predictions}",
+              file=sys.stderr)
+        return 2
+    ignore = None if args.protocol == "bsds" else args.ignore_index
+
+    failed, names, preds, annots, rows = [], [], [], [], []
+    for key, pred_path in predictions.items():
+        if key not in truths:
+            failed.append((pred_path, f"no ground truth named {key}.* in {args.ground_truth}"))
+            continue
+        try:
+            pred = read_annotations(pred_path)
+            if len(pred) != 1:
+                raise ValueError(f"a prediction must hold one label map, not {len(pred)}")
+            pred = pred[0]
+            truth = read_annotations(truths[key])
+            if any(t.shape != pred.shape for t in truth):
+                raise ValueError(f"prediction {pred.shape} and ground truth "
+                                 f"{truth[0].shape} differ in shape")
+            scores = _image_scores(args.protocol, truth, pred, args.relabel, ignore)
+        except (ValueError, OSError) as exc:
+            failed.append((pred_path, str(exc)))
+            continue
+        names.append(key)
+        preds.append(pred)
+        annots.append(truth)
+        rows.append(dict(image=key, n_segments=int(len(np.unique(pred))), **scores))
+    for key in sorted(set(truths) - set(predictions)):
+        failed.append((truths[key], "ground truth without a prediction"))
+
+    if rows:
+        summary = _dataset_scores(args.protocol, annots, preds, args.relabel, ignore)
+        print(f"protocol {args.protocol}{' (connected components)' if args.relabel else ''}, "
+              f"{len(rows)} image(s)")
+        for name, value in summary.items():
+            print(f"  {name:<10} {value:.4f}")
+        if args.csv:
+            with open(args.csv, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+    if failed:
+        print(f"{len(failed)} file(s) not scored:", file=sys.stderr)
+        for path, error in failed:
+            print(f"  {path}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None):
-    """Entry point of the ``skdynaguide`` console script; returns the exit status."""
+    """Entry point of the ``skdynaguide`` console script; returns the exit status.
+
+    Examples
+    --------
+    The console script ``skdynaguide segment chelsea -o out`` is ``main`` with these arguments:
+
+    >>> import tempfile
+    >>> from skdynaguide.cli import main
+    >>> out = tempfile.mkdtemp()
+    >>> main(["segment", "camera", "-o", out, "--max-iter", "3", "--max-pixels", "500", "-q"])
+    0
+    >>> sorted(os.listdir(out))
+    ['camera_labels.png', 'camera_overlay.png']
+    >>> main(["segment", "camera", "--alpha", "-1", "-o", out])
+    2
+    """
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -199,6 +382,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "evaluate":
+        return _run_evaluate(args)
     return _run_segment(args)
 
 

@@ -1,13 +1,15 @@
 """Reading photographs and writing label maps and overlays as image files."""
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_image", "write_labels", "write_rgb", "BUNDLED_IMAGES", "IMAGE_SUFFIXES"]
+__all__ = ["read_image", "write_labels", "write_rgb", "read_annotations", "remove_partial_files",
+           "BUNDLED_IMAGES", "IMAGE_SUFFIXES", "LABEL_SUFFIXES"]
 
 #: Photographs bundled with scikit-image that the command line accepts by name.
 BUNDLED_IMAGES = ("astronaut", "chelsea", "coffee", "camera", "rocket", "immunohistochemistry")
@@ -29,6 +31,12 @@ def read_image(source):
     Returns
     -------
     image : ndarray of shape (H, W, 3), dtype uint8
+
+    Examples
+    --------
+    >>> from skdynaguide.io import read_image
+    >>> read_image("camera").shape
+    (512, 512, 3)
     """
     path = Path(source)
     if not path.exists():
@@ -55,10 +63,15 @@ def read_image(source):
 
 
 def _atomic_save(path, save):
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path``.
+
+    The rename (:func:`os.replace`) is atomic on one file system, so ``path`` is either
+    absent, its old content, or complete: a process killed at any moment leaves at most a
+    hidden ``.<name>.<random>.part`` file, which :func:`remove_partial_files` deletes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         save(tmp)
@@ -70,10 +83,42 @@ def _atomic_save(path, save):
     return path
 
 
+def remove_partial_files(path):
+    """Delete the temporary files a killed :func:`write_labels` / :func:`write_rgb` of
+    ``path`` left behind; returns how many were removed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skdynaguide.io import remove_partial_files
+    >>> path = os.path.join(tempfile.mkdtemp(), "x_labels.png")
+    >>> remove_partial_files(path)
+    0
+    """
+    path = Path(path)
+    removed = 0
+    if path.parent.is_dir():
+        for partial in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+            try:
+                partial.unlink()
+                removed += 1
+            except FileNotFoundError:  # another process cleaned it first
+                pass
+    return removed
+
+
 def write_labels(path, labels):
     """Write a label map as a PNG holding the exact label values.
 
     8-bit when the labels fit in 0..255, else 16-bit (up to 65535); written atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skdynaguide.io import read_annotations, write_labels
+    >>> path = write_labels(os.path.join(tempfile.mkdtemp(), "x_labels.png"), [[0, 300]])
+    >>> read_annotations(path)[0].tolist()
+    [[0, 300]]
     """
     from PIL import Image
 
@@ -86,9 +131,89 @@ def write_labels(path, labels):
 
 
 def write_rgb(path, image):
-    """Write a uint8 RGB image (format from the suffix), atomically."""
+    """Write a uint8 RGB image (format from the suffix), atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skdynaguide.io import read_image, write_rgb
+    >>> path = write_rgb(os.path.join(tempfile.mkdtemp(), "x.png"), np.zeros((2, 3, 3)))
+    >>> read_image(path).shape
+    (2, 3, 3)
+    """
     from PIL import Image
 
     array = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
     fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
     return _atomic_save(path, lambda tmp: Image.fromarray(array).save(tmp, format=fmt))
+
+
+#: File suffixes read as label maps by :func:`read_annotations`.
+LABEL_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".pgm", ".npy", ".npz", ".mat")
+
+
+def read_annotations(path):
+    """Read the label map(s) stored in a file, exactly, as a list of int64 arrays.
+
+    One file may hold several human annotations of the same image (BSD500 has 4–9).
+
+    Parameters
+    ----------
+    path : str or path-like
+        One of :data:`LABEL_SUFFIXES`: an image file holding the label values (8- or 16-bit,
+        single channel, as written by :func:`write_labels`); ``.npy`` with an ``(H, W)`` or
+        ``(n_annotations, H, W)`` integer array; ``.npz`` with such an array under the key
+        ``"seg"`` (else its only array); or a BSD500 ``groundTruth`` ``.mat`` file (every
+        annotation's ``Segmentation``).
+
+    Returns
+    -------
+    annotations : list of ndarray of shape (H, W), dtype int64
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "truth.npy")
+    >>> np.save(path, np.array([[0, 0, 7]]))
+    >>> read_annotations(path)
+    [array([[0, 0, 7]])]
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in LABEL_SUFFIXES:
+        raise ValueError(f"{path}: unknown label file type (expected one of {LABEL_SUFFIXES})")
+    if suffix == ".npy":
+        stack = np.load(path, allow_pickle=False)
+    elif suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            if "seg" in data.files:
+                stack = data["seg"]
+            elif len(data.files) == 1:
+                stack = data[data.files[0]]
+            else:
+                raise ValueError(f"{path}: holds {data.files}; expected a key 'seg' or one array")
+    elif suffix == ".mat":
+        from scipy.io import loadmat
+
+        truth = loadmat(path).get("groundTruth")
+        if truth is None:
+            raise ValueError(f"{path}: no 'groundTruth' (the BSD500 .mat layout)")
+        stack = [np.asarray(cell["Segmentation"][0, 0]) for cell in truth.ravel()]
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as im:
+                stack = np.asarray(im)
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise ValueError(f"{path}: not a readable label image ({exc})") from None
+        if stack.ndim != 2:
+            raise ValueError(f"{path}: a label image must have one channel, got shape "
+                             f"{stack.shape}")
+    stack = [np.asarray(a) for a in (stack if isinstance(stack, list) or np.ndim(stack) == 3
+                                     else [stack])]
+    for annotation in stack:
+        if annotation.ndim != 2 or not np.issubdtype(annotation.dtype, np.integer):
+            raise ValueError(f"{path}: label maps must be 2-D integer arrays, got "
+                             f"{annotation.dtype} of shape {annotation.shape}")
+    return [a.astype(np.int64) for a in stack]

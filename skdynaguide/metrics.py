@@ -199,6 +199,8 @@ def segment_best_overlap(y_true, y_pred, *, ignore_index=None):
     [0.667, 0.5]
     """
     true, pred = _pair(y_true, y_pred, ignore_index)
+    if true.size == 0:  # every pixel ignored: no true segment
+        return np.zeros(0)
     counts = _counts(true, pred)[0]
     return _iou_matrix(counts).max(axis=1)
 
@@ -220,6 +222,8 @@ def best_overlap_miou(y_true, y_pred, *, ignore_index=None):
     """
     pairs = zip(*_align(y_true, y_pred))
     ious = np.concatenate([segment_best_overlap(t, p, ignore_index=ignore_index) for t, p in pairs])
+    if ious.size == 0:
+        raise ValueError("every pixel is ignored: nothing to score")
     return float(ious.mean())
 
 

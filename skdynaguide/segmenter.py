@@ -1,6 +1,7 @@
 """The DynaGuide estimator: validation, dispatch and storage around :func:`segment_image`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -19,7 +20,9 @@ from .network import resolve_network
 from .presets import PRESETS
 from .scoring import bsds_score
 from .scribbles import check_scribbles
-from .training import segment_image
+from ._resources import check_training_memory
+from .batched import batch_plan, is_stackable, segment_batch
+from .training import _is_uniform, segment_image, training_shape
 
 __all__ = ["DynaGuideSegmenter"]
 
@@ -138,8 +141,19 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     verbose : int, default=0
         0 is silent; 1 shows progress bars (tqdm) over images and iterations.
     n_jobs : int or None, default=None
-        Images segmented in parallel by joblib (-1: all cores); each worker gets an equal
-        share of the torch threads.
+        Images (or batches, see ``batch_size``) segmented in parallel by joblib (-1: all
+        cores); each worker gets an equal share of the torch threads. Under
+        ``joblib.parallel_backend("dask")`` the work spreads over a Dask cluster (pass
+        ``n_jobs=-1``); see ``docs/scaling.rst``.
+    batch_size : int, default=1
+        Images trained together in one pass (:mod:`skdynaguide.batched`): the networks of up
+        to ``batch_size`` images of the same training size are stacked as grouped
+        convolutions, each image keeping its own weights, BatchNorm statistics, loss and
+        stopping rule. The results equal one-by-one training up to float rounding; it pays
+        on a GPU, where one image leaves most of the device idle. 1 trains one image at a
+        time. Only ``network="cnn"`` without the modularity term is batched (otherwise the
+        images train one by one, with a warning); images of other training sizes go in
+        other batches.
 
     Attributes
     ----------
@@ -184,6 +198,16 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     :data:`skdynaguide.scribbles.UNLABELLED`) elsewhere. Ids are arbitrary; per image they
     are mapped in increasing order onto channels ``0..K-1``. The loss gains
     ``scribble_weight · L_scr`` and ``L_sim`` is taken over the unscribbled pixels only.
+
+    Faults have defined outcomes (``docs/reliability.rst``): an image whose pixels are all
+    identical is one segment, without training (``n_iter_`` 0); a guidance map with a single
+    label is not used for that image (``UserWarning``); a guide with more labels than
+    ``n_clusters`` shares channels as ``matching`` defines (``"index"``: segment k → channel
+    k mod q); a loss that becomes NaN/inf stops training and keeps the last finite clusters
+    (``RuntimeWarning``); a result collapsed to one segment on a non-uniform image gives a
+    ``RuntimeWarning``; training that would not fit in the free memory of the device
+    (:mod:`skdynaguide._resources` estimate, ``max_pixels=None`` on a large photograph)
+    raises :class:`MemoryError` before any work.
 
     References
     ----------
@@ -236,6 +260,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         n_jobs=None,
+        batch_size=1,
     ):
         self.guidance = guidance
         self.continuity = continuity
@@ -265,6 +290,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.batch_size = batch_size
 
     @classmethod
     def from_preset(cls, name, **params):
@@ -320,6 +346,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
         silhouette_range = self._check_silhouette()
+        check_scalar_int(self.batch_size, "batch_size", min_value=1)
         if self.n_jobs is not None:
             check_scalar_int(self.n_jobs, "n_jobs")
             if self.n_jobs == 0:
@@ -373,10 +400,34 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(images), 2))
 
+        uniform = [_is_uniform(image) for image in images]
+        if isinstance(self.network, str) and self.network.lower() == "cnn":
+            # fail before any work rather than be killed for memory half-way through
+            check_training_memory(
+                [training_shape(*im.shape[:2], self.max_pixels)
+                 for im, flat in zip(images, uniform) if not flat],
+                n_features=self.n_features, n_clusters=self.n_clusters,
+                n_blocks=self.n_blocks, device=resolved["device"],
+                # a batch holds the activations of all its images at once
+                n_jobs=_effective_n_jobs(self.n_jobs, len(images))
+                * min(self.batch_size, len(images)), max_pixels=self.max_pixels)
+
         provider = resolved["provider"]
         guides = [None] * len(images)
         if provider is not None:
             guides = compute_guidance(provider, images, [int(s) for s in seeds[:, 1]])
+        # A one-label guide marks no boundary; with g(q') = λ/q' largest at q' = 1 it would
+        # only pull every pixel into one cluster, so such images train without guidance.
+        single = [i for i, (guide, flat) in enumerate(zip(guides, uniform))
+                  if guide is not None and not flat and guide.max() == 0]
+        train_guides = [None if i in single else guide for i, guide in enumerate(guides)]
+        if single:
+            warnings.warn(
+                f"The guidance map of image(s) {single} has a single label; they were trained "
+                "without the guidance term (it would only merge every pixel into one segment)",
+                UserWarning,
+                stacklevel=3,
+            )
 
         train = dict(
             device=resolved["device"],
@@ -407,17 +458,48 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         min_labels = [k if self.min_labels is None and k else self.min_labels for k in n_classes]
         per_image = [dict(train, scribbles=scr, min_labels=floor)
                      for scr, floor in zip(scribble_maps, min_labels)]
+        batches = self._batches(images, resolved["network"])
+        n_jobs = _effective_n_jobs(self.n_jobs, len(batches))
+        parent = os.getpid()
         jobs = [
-            delayed(_segment_one)(image, guide, int(seed), job, self.verbose, n_jobs, i)
-            for i, (image, guide, seed, job) in enumerate(
-                zip(images, guides, seeds[:, 0], per_image))
+            delayed(_segment_one)(images[batch[0]], train_guides[batch[0]],
+                                  int(seeds[batch[0], 0]), per_image[batch[0]], self.verbose,
+                                  n_jobs, batch[0], parent)
+            if len(batch) == 1 else
+            delayed(_segment_batch)([images[i] for i in batch], [train_guides[i] for i in batch],
+                                    [int(seeds[i, 0]) for i in batch],
+                                    [per_image[i] for i in batch], self.verbose, n_jobs,
+                                    batch, parent)
+            for batch in batches
         ]
         if n_jobs == 1:
-            results = [job[0](*job[1], **job[2]) for job in _progress(jobs, self.verbose)]
+            outputs = [job[0](*job[1], **job[2]) for job in _progress(jobs, self.verbose)]
         else:
-            results = Parallel(n_jobs=n_jobs)(_progress(jobs, self.verbose))
+            # in-process workers (threading, Dask with processes=False) share this process's
+            # torch threads: give them their share here, once, rather than race in each task
+            with _torch_threads(max(1, (os.cpu_count() or 1) // n_jobs)):
+                outputs = Parallel(n_jobs=n_jobs)(_progress(jobs, self.verbose))
+        results = [None] * len(images)
+        for batch, output in zip(batches, outputs):
+            for i, result in zip(batch, output if len(batch) > 1 else [output]):
+                results[i] = result
         self._warn_unconverged(results)
         return results, guides, is_batch, resolved["device"]
+
+    def _batches(self, images, network):
+        """Image indices grouped into the batches trained together (singletons: one by one)."""
+        if self.batch_size == 1 or len(images) == 1:
+            return [[i] for i in range(len(images))]
+        if not is_stackable(network) or self.modularity_weight > 0:
+            warnings.warn(
+                f"batch_size={self.batch_size} is ignored: only network='cnn' without the "
+                "modularity term trains in batches; the images train one by one",
+                UserWarning,
+                stacklevel=4,
+            )
+            return [[i] for i in range(len(images))]
+        return batch_plan([image.shape[:2] for image in images], self.batch_size,
+                          self.max_pixels)
 
     def _warn_unconverged(self, results):
         # images under a fixed iteration budget have nothing to converge to
@@ -431,6 +513,16 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
                 f"min_labels={floors[0] if len(floors) == 1 else floors or None} or "
                 f"tol={self.tol}; the result is usable, raise max_iter to train longer",
                 ConvergenceWarning,
+                stacklevel=3,
+            )
+        collapsed = [i for i, r in enumerate(results)
+                     if r.stop_reason != "uniform" and r.labels.max() == 0]
+        if collapsed:
+            warnings.warn(
+                f"The segmentation of image(s) {collapsed} collapsed to a single segment "
+                "although their pixels differ; set min_labels (e.g. 2) to stop before the "
+                "collapse, give guidance, or lower the continuity weight",
+                RuntimeWarning,
                 stacklevel=3,
             )
         bad = [i for i, r in enumerate(results) if r.stop_reason == "nonfinite"]
@@ -574,13 +666,59 @@ def _progress(iterable, verbose):
     return tqdm(iterable, desc="images", unit="image", disable=len(iterable) < 2)
 
 
-def _segment_one(image, guide, seed, train, verbose, n_jobs, index):
-    """Segment one image (in this process or a joblib worker) with its share of threads."""
+@contextlib.contextmanager
+def _torch_threads(n_threads):
+    """Run the block with torch limited to ``n_threads`` intra-op threads, then restore."""
     import torch
 
     previous = torch.get_num_threads()
-    if n_jobs > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _worker_threads(n_jobs, parent):
+    """The context of a job: its share of threads in a worker process, else unchanged.
+
+    A worker *process* (loky, multiprocessing, a Dask worker process) runs one job at a time
+    and takes ``cores // n_jobs`` threads. A job in the caller's own process (serial, or a
+    thread of the threading backend or of an in-process Dask worker) leaves the process-wide
+    setting alone: the caller set the share once around all of them (see ``_segment``), and
+    concurrent jobs setting and restoring it would race.
+    """
+    if n_jobs > 1 and os.getpid() != parent:
+        return _torch_threads(max(1, (os.cpu_count() or 1) // n_jobs))
+    return contextlib.nullcontext()
+
+
+def _segment_batch(images, guides, seeds, trains, verbose, n_jobs, indices, parent):
+    """Segment several images of one training size together (:func:`segment_batch`)."""
+    common = {k: v for k, v in trains[0].items() if k not in ("scribbles", "min_labels")}
+    bar = progress = None
+    if verbose >= 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=common["max_iter"], desc=f"images {indices}", unit="it", leave=False)
+
+        def progress(iteration, n_labels):
+            bar.update(1)
+            bar.set_postfix(q=max(n_labels, default=0), refresh=False)
+
+    try:
+        with _worker_threads(n_jobs, parent):
+            return segment_batch(images, guides, seeds=seeds,
+                                 scribbles=[t["scribbles"] for t in trains],
+                                 min_labels=[t["min_labels"] for t in trains],
+                                 progress=progress, **common)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _segment_one(image, guide, seed, train, verbose, n_jobs, index, parent=None):
+    """Segment one image (in this process or a joblib worker) with its share of threads."""
     bar = None
     progress = None
     if verbose >= 1:
@@ -593,8 +731,8 @@ def _segment_one(image, guide, seed, train, verbose, n_jobs, index):
             bar.set_postfix(q=n_labels, refresh=False)
 
     try:
-        return segment_image(image, guide, seed=seed, progress=progress, **train)
+        with _worker_threads(n_jobs, parent):
+            return segment_image(image, guide, seed=seed, progress=progress, **train)
     finally:
         if bar is not None:
             bar.close()
-        torch.set_num_threads(previous)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ._image import relabel_consecutive
 from .losses import FeatureSimilarityLoss, GuidanceLoss, ScribbleLoss
 from .losses.guidance import IGNORE
+from .guidance.segformer import upsampled_argmax
 from .network import cnn_builder
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
@@ -27,7 +28,19 @@ HISTORY_KEYS = ("loss", "similarity", "continuity", "guidance", "scribble", "mod
 
 @dataclass
 class SegmentationResult:
-    """What training on one image produced (all numpy)."""
+    """What training on one image produced (all numpy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.losses import HuberContinuity, FSFWeight
+    >>> from skdynaguide.training import segment_image
+    >>> image = np.zeros((8, 8, 3), dtype=np.float32); image[:, 4:] = 1.0
+    >>> result = segment_image(image, seed=0, n_features=8, n_clusters=4, max_iter=3,
+    ...                        continuity=HuberContinuity(), weighting=FSFWeight())
+    >>> result.n_iter, result.stop_reason, result.converged
+    (3, 'max_iter', False)
+    """
 
     labels: np.ndarray
     n_iter: int
@@ -42,7 +55,16 @@ class SegmentationResult:
 
 
 def training_shape(height, width, max_pixels):
-    """(h, w) at which to train: the image size, shrunk to at most ``max_pixels`` pixels."""
+    """(h, w) at which to train: the image size, shrunk to at most ``max_pixels`` pixels.
+
+    Examples
+    --------
+    >>> from skdynaguide.training import training_shape
+    >>> training_shape(321, 481, 25000)
+    (129, 193)
+    >>> training_shape(10, 10, None)
+    (10, 10)
+    """
     if max_pixels is None or height * width <= max_pixels:
         return height, width
     factor = math.sqrt(max_pixels / (height * width))
@@ -63,6 +85,64 @@ def _downsample_guide(guide, shape, device):
         target = F.interpolate(target[None, None].float(), size=shape,
                                mode="nearest-exact")[0, 0].long()
     return target[None]
+
+
+class _Objective:
+    """The loss of one image at one step, ``L = L_sim + w(q')·L_con + g(q')·L_gp`` (+ DFC's
+    scribble and DCN's modularity terms), with its targets fixed for the whole training.
+
+    The per-image loop (:func:`segment_image`) and the batched one
+    (:mod:`skdynaguide.batched`) both call it, so both compute the same terms in the same
+    order on the same ``(1, q, h, w)`` response.
+    """
+
+    def __init__(self, *, continuity, weighting, matching, guide, n_guide, n_clusters,
+                 guidance_weight, scribbles, scribble_weight, modularity, modularity_weight,
+                 generator):
+        self.continuity, self.weighting, self.matching = continuity, weighting, matching
+        self.guide, self.n_guide, self.n_clusters = guide, n_guide, n_clusters
+        self.guidance_weight = guidance_weight
+        self.scribbles, self.scribble_weight = scribbles, scribble_weight
+        self.scribbled = None if scribbles is None else scribbles != IGNORE
+        self.modularity, self.modularity_weight = modularity, modularity_weight
+        self.generator = generator
+        self.similarity, self.guidance_loss = FeatureSimilarityLoss(), GuidanceLoss()
+        self.scribble_loss = ScribbleLoss()
+
+    def __call__(self, response, clusters, n_labels, floor=1, features=None):
+        """``(loss, terms)``: the total loss tensor and this step's history entries (floats).
+
+        ``floor`` bounds ``q'`` from below in ``w(q')`` (the silhouette phase); ``features``
+        are those entering the response layer (needed by the modularity term only).
+        """
+        if self.scribbles is None:
+            l_sim = self.similarity(response, clusters)
+        else:  # DFC: feature similarity on the unscribbled pixels only
+            l_sim = self.similarity(response, clusters.masked_fill(self.scribbled, IGNORE))
+        l_con = self.continuity(response)
+        w_con = self.weighting(max(n_labels, floor))
+        loss = l_sim + w_con * l_con
+        l_gp, w_gp = response.new_zeros(()), 0.0
+        if self.guide is not None:
+            target = self.matching(self.guide, self.n_guide, clusters, self.n_clusters)
+            l_gp = self.guidance_loss(response, target)
+            w_gp = self.guidance_weight / n_labels
+            loss = loss + w_gp * l_gp
+        l_scr = response.new_zeros(())
+        if self.scribbles is not None:
+            l_scr = self.scribble_loss(response, self.scribbles)
+            loss = loss + self.scribble_weight * l_scr
+        l_mod = response.new_zeros(())
+        if self.modularity is not None:
+            l_mod = self.modularity(features, response, self.generator)
+            loss = loss + self.modularity_weight * l_mod
+        terms = {}
+        for key, value in (("loss", loss), ("similarity", l_sim), ("continuity", l_con),
+                           ("guidance", l_gp), ("scribble", l_scr), ("modularity", l_mod),
+                           ("continuity_weight", w_con), ("guidance_weight", w_gp),
+                           ("n_labels", n_labels)):
+            terms[key] = float(value.detach()) if torch.is_tensor(value) else float(value)
+        return loss, terms
 
 
 def segment_image(
@@ -154,6 +234,20 @@ def segment_image(
     Returns
     -------
     SegmentationResult
+
+    Examples
+    --------
+    The estimator's loop without the estimator: a two-colour image, no guidance, L1 continuity
+    with DFC's fixed weight:
+
+    >>> import numpy as np
+    >>> from skdynaguide.losses import FixedWeight, L1Continuity
+    >>> from skdynaguide.training import segment_image
+    >>> image = np.zeros((8, 8, 3), dtype=np.float32); image[:, 4:] = 1.0
+    >>> result = segment_image(image, seed=0, n_features=8, n_clusters=4, max_iter=20,
+    ...                        continuity=L1Continuity(), weighting=FixedWeight(5.0))
+    >>> result.labels.shape, sorted(result.history)[:3]
+    ((8, 8), ['continuity', 'continuity_weight', 'guidance'])
     """
     height, width = image.shape[:2]
     x = _to_tensor(image, device)
@@ -170,7 +264,6 @@ def segment_image(
     if scribbles is not None:
         resized = resize_scribbles(scribbles, (train_h, train_w))
         target_scribble = torch.from_numpy(resized)[None].to(device)
-        scribbled = target_scribble != IGNORE
 
     if network is None:
         network = cnn_builder(n_blocks, residual)
@@ -186,11 +279,22 @@ def segment_image(
     # channels-last (NHWC) convolutions run about 1.5x faster on CPU (oneDNN) for p = 100
     net.to(device, memory_format=torch.channels_last).train()
     x = x.contiguous(memory_format=torch.channels_last)
+    if _is_uniform(image):
+        # Every pixel identical: one segment is the only answer, and training would only
+        # split the border pixels off through the convolutions' zero padding. The network
+        # is still built and checked, so a broken configuration fails on every image alike.
+        with torch.no_grad():
+            _check_response(net(x), n_clusters, (train_h, train_w), net)
+        return SegmentationResult(
+            labels=np.zeros((height, width), dtype=np.int64), n_iter=0, stop_reason="uniform",
+            history={key: np.zeros(0) for key in HISTORY_KEYS}, min_labels=min_labels)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    similarity, guidance_loss = FeatureSimilarityLoss(), GuidanceLoss()
-    scribble_loss = ScribbleLoss()
     features = _capture_features(net) if (modularity is not None or silhouette_range) else None
-    generator = torch.Generator().manual_seed(seed)
+    objective = _Objective(
+        continuity=continuity, weighting=weighting, matching=matching, guide=target_guide,
+        n_guide=n_guide, n_clusters=n_clusters, guidance_weight=guidance_weight,
+        scribbles=target_scribble, scribble_weight=scribble_weight, modularity=modularity,
+        modularity_weight=modularity_weight, generator=torch.Generator().manual_seed(seed))
 
     history = {key: [] for key in HISTORY_KEYS}
     stop_reason, previous, n_stable, last_clusters = "max_iter", None, 0, None
@@ -208,32 +312,10 @@ def segment_image(
             floor = silhouette_k
             min_labels = max(min_labels or 0, silhouette_k)
 
-        if target_scribble is None:
-            l_sim = similarity(response, clusters)
-        else:  # DFC: feature similarity on the unscribbled pixels only
-            l_sim = similarity(response, clusters.masked_fill(scribbled, IGNORE))
-        l_con = continuity(response)
-        w_con = weighting(max(n_labels, floor))
-        loss = l_sim + w_con * l_con
-        l_gp, w_gp = response.new_zeros(()), 0.0
-        if target_guide is not None:
-            target = matching(target_guide, n_guide, clusters, n_clusters)
-            l_gp = guidance_loss(response, target)
-            w_gp = guidance_weight / n_labels
-            loss = loss + w_gp * l_gp
-        l_scr = response.new_zeros(())
-        if target_scribble is not None:
-            l_scr = scribble_loss(response, target_scribble)
-            loss = loss + scribble_weight * l_scr
-        l_mod = response.new_zeros(())
-        if modularity is not None:
-            l_mod = modularity(features["value"], response, generator)
-            loss = loss + modularity_weight * l_mod
-        for key, value in (("loss", loss), ("similarity", l_sim), ("continuity", l_con),
-                           ("guidance", l_gp), ("scribble", l_scr), ("modularity", l_mod),
-                           ("continuity_weight", w_con), ("guidance_weight", w_gp),
-                           ("n_labels", n_labels)):
-            history[key].append(float(value.detach()) if torch.is_tensor(value) else float(value))
+        loss, terms = objective(response, clusters, n_labels, floor,
+                                None if features is None else features["value"])
+        for key, value in terms.items():
+            history[key].append(value)
         if progress is not None:
             progress(n_iter, n_labels)
         if not torch.isfinite(loss):
@@ -263,10 +345,16 @@ def segment_image(
                                    mode="nearest-exact")[0, 0].long()
         else:
             response = net(x)
-            if (train_h, train_w) != (height, width):
-                response = F.interpolate(response, size=(height, width), mode="bilinear",
-                                         align_corners=False)
-            labels = response.argmax(1)[0]
+            if not bool(torch.isfinite(response).all()):
+                # the last step diverged: its argmax would be arbitrary
+                stop_reason = "nonfinite"
+                labels = F.interpolate(last_clusters[None].float(), size=(height, width),
+                                       mode="nearest-exact")[0, 0].long()
+            elif (train_h, train_w) != (height, width):
+                # in channel chunks: q full-size response maps would need q·H·W floats
+                labels = torch.from_numpy(upsampled_argmax(response[0], (height, width)))
+            else:
+                labels = response.argmax(1)[0]
         labels = labels.cpu().numpy()
 
     return SegmentationResult(
@@ -277,6 +365,10 @@ def segment_image(
         min_labels=min_labels,
         silhouette_k=silhouette_k,
     )
+
+
+def _is_uniform(image):
+    return bool((image == image[:1, :1]).all())
 
 
 def _check_response(response, n_clusters, shape, net):

@@ -33,6 +33,19 @@ class WeightsNotFoundError(FileNotFoundError):
 
     A subclass of :class:`FileNotFoundError` (hence of :class:`OSError`); its message says
     how to download the weights on a connected machine and where to put them.
+
+    Examples
+    --------
+    >>> from skdynaguide.guidance import WeightsNotFoundError
+    >>> issubclass(WeightsNotFoundError, FileNotFoundError)
+    True
+    >>> from skdynaguide.guidance import SegFormerGuidance
+    >>> provider = SegFormerGuidance(checkpoint="/no/such/dir", local_files_only=True)
+    >>> try:
+    ...     provider(np.zeros((8, 8, 3)))
+    ... except WeightsNotFoundError as error:
+    ...     print("weights missing")
+    weights missing
     """
 
 
@@ -113,6 +126,13 @@ def clear_model_cache():
     -------
     n_models : int
         How many cached models were dropped.
+
+    Examples
+    --------
+    >>> from skdynaguide.guidance import clear_model_cache
+    >>> n_dropped = clear_model_cache()
+    >>> clear_model_cache()
+    0
     """
     with _CACHE_LOCK:
         n_models = len(_CACHE)
