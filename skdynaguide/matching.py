@@ -39,7 +39,17 @@ __all__ = [
 
 
 def overlap_counts(guide, clusters, n_guide, n_channels):
-    """Pixel counts of every (guide segment, channel) pair, an (n_guide, n_channels) array."""
+    """Pixel counts of every (guide segment, channel) pair, an (n_guide, n_channels) array.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdynaguide.matching import overlap_counts
+    >>> guide, clusters = torch.tensor([0, 0, 1, 1]), torch.tensor([2, 2, 2, 0])
+    >>> overlap_counts(guide, clusters, 2, 3)
+    array([[0, 0, 2],
+           [1, 0, 1]])
+    """
     flat = guide.reshape(-1) * n_channels + clusters.reshape(-1)
     counts = torch.bincount(flat, minlength=n_guide * n_channels)
     return counts.reshape(n_guide, n_channels).cpu().numpy()
@@ -50,6 +60,19 @@ class GuideMatching(BaseEstimator):
 
     ``guide`` and ``clusters`` are long tensors of the same shape; the result is a long
     tensor of channel ids of that shape (−1 would mark unguided pixels).
+
+    Examples
+    --------
+    A strategy that sends every guide segment to channel 0 (useless, but it shows the
+    interface):
+
+    >>> import torch
+    >>> from skdynaguide.matching import GuideMatching
+    >>> class AllZero(GuideMatching, name="all-zero-example"):
+    ...     def __call__(self, guide, n_guide, clusters, n_channels):
+    ...         return torch.zeros_like(guide)
+    >>> AllZero()(torch.tensor([0, 1]), 2, torch.tensor([3, 4]), 5).tolist()
+    [0, 0]
     """
 
     registry = Registry("matching")
@@ -70,14 +93,30 @@ class GuideMatching(BaseEstimator):
 
 
 class IndexMatching(GuideMatching, name="index"):
-    """Literal: guide segment ``k`` ↔ channel ``k mod q`` (the paper's ``CE(R', P)``)."""
+    """Literal: guide segment ``k`` ↔ channel ``k mod q`` (the paper's ``CE(R', P)``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdynaguide.matching import IndexMatching
+    >>> IndexMatching()(torch.tensor([0, 1, 5]), 6, torch.tensor([9, 9, 9]), 4).tolist()
+    [0, 1, 1]
+    """
 
     def __call__(self, guide, n_guide, clusters, n_channels):
         return guide % n_channels
 
 
 class SortedMatching(GuideMatching, name="sorted"):
-    """Authors' code: guide segment ``k`` ↔ the ``(k mod q')``-th smallest current cluster."""
+    """Authors' code: guide segment ``k`` ↔ the ``(k mod q')``-th smallest current cluster.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdynaguide.matching import SortedMatching
+    >>> SortedMatching()(torch.tensor([0, 1, 2]), 3, torch.tensor([7, 3, 3]), 10).tolist()
+    [3, 7, 3]
+    """
 
     def __call__(self, guide, n_guide, clusters, n_channels):
         present = torch.unique(clusters)
@@ -85,7 +124,16 @@ class SortedMatching(GuideMatching, name="sorted"):
 
 
 class MajorityMatching(GuideMatching, name="majority"):
-    """Each guide segment ↔ the channel that currently covers most of its pixels."""
+    """Each guide segment ↔ the channel that currently covers most of its pixels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdynaguide.matching import MajorityMatching
+    >>> guide, clusters = torch.tensor([0, 0, 0, 1]), torch.tensor([4, 4, 2, 4])
+    >>> MajorityMatching()(guide, 2, clusters, 5).tolist()
+    [4, 4, 4, 4]
+    """
 
     def __call__(self, guide, n_guide, clusters, n_channels):
         counts = overlap_counts(guide, clusters, n_guide, n_channels)
@@ -93,7 +141,21 @@ class MajorityMatching(GuideMatching, name="majority"):
 
 
 class HungarianMatching(GuideMatching, name="hungarian"):
-    """One-to-one guide segments ↔ channels by maximum total overlap; extras by majority."""
+    """One-to-one guide segments ↔ channels by maximum total overlap; extras by majority.
+
+    Examples
+    --------
+    Unlike majority matching, the two guide segments stay distinct:
+
+    >>> import torch
+    >>> from skdynaguide.matching import HungarianMatching
+    >>> guide = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    >>> clusters = torch.tensor([4, 4, 4, 2, 4, 4, 2])
+    >>> HungarianMatching()(guide, 2, clusters, 5).tolist()
+    [4, 4, 4, 4, 2, 2, 2]
+    >>> MajorityMatching()(guide, 2, clusters, 5).tolist()
+    [4, 4, 4, 4, 4, 4, 4]
+    """
 
     def __call__(self, guide, n_guide, clusters, n_channels):
         counts = overlap_counts(guide, clusters, n_guide, n_channels)
@@ -104,7 +166,14 @@ class HungarianMatching(GuideMatching, name="hungarian"):
 
 
 def resolve_matching(matching):
-    """Turn the estimator's ``matching`` parameter into a strategy object."""
+    """Turn the estimator's ``matching`` parameter into a strategy object.
+
+    Examples
+    --------
+    >>> from skdynaguide.matching import resolve_matching
+    >>> resolve_matching("hungarian")
+    HungarianMatching()
+    """
     if isinstance(matching, str):
         return GuideMatching.registry.create(matching)
     if isinstance(matching, GuideMatching):

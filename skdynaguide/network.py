@@ -85,6 +85,20 @@ class NetworkBuilder(BaseEstimator):
         class MyNet(NetworkBuilder, name="mine"):
             def build(self, n_features, n_clusters):
                 ...  # (1, 3, h, w) in [0, 1] -> (1, n_clusters, h, w), with a `response` layer
+
+    Examples
+    --------
+    A recipe for a small network of one 3x3 convolution; any name makes it reachable by string:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from skdynaguide.network import NetworkBuilder
+    >>> class OneConv(NetworkBuilder, name="one-conv-example"):
+    ...     def build(self, n_features, n_clusters):
+    ...         return nn.Sequential(nn.Conv2d(3, n_clusters, 3, padding=1),
+    ...                              nn.BatchNorm2d(n_clusters))
+    >>> OneConv()(8, 5)(torch.rand(1, 3, 6, 7)).shape
+    torch.Size([1, 5, 6, 7])
     """
 
     registry = Registry("network")
@@ -120,6 +134,13 @@ def resolve_network(network, *, n_blocks=2, residual=True):
     and used as given; any other callable (e.g. a module class) is called as
     ``network(n_features, n_clusters)`` for every image. A module *instance* is refused: one
     set of weights cannot be trained afresh on every image.
+
+    Examples
+    --------
+    >>> from skdynaguide.network import resolve_network
+    >>> build = resolve_network("cnn", n_blocks=3)
+    >>> type(build(16, 8)).__name__
+    'DynaGuideNet'
     """
     if isinstance(network, str):
         if network.lower() == "cnn":

@@ -244,6 +244,16 @@ class RegionData:
         The regions' pixel counts.
     is_batch : bool
         False when a single image was given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide import RegionClassifier
+    >>> image = np.zeros((4, 4, 3)); image[:, 2:] = 1.0
+    >>> regions = np.repeat([[0, 0, 1, 1]], 4, axis=0)
+    >>> data = RegionClassifier(n_classes=2).embed_regions([image], [regions])
+    >>> data.features.shape[0], [int(a) for a in data.areas]
+    (2, [8, 8])
     """
 
     regions: list
@@ -273,6 +283,16 @@ def cluster_regions(features, n_classes, *, sample_weight=None, n_init=10, max_i
     Returns
     -------
     kmeans : sklearn.cluster.KMeans
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.regions import cluster_regions
+    >>> features = np.array([[0.0], [0.1], [5.0], [5.2]])
+    >>> kmeans = cluster_regions(features, 2, random_state=0)
+    >>> labels = kmeans.labels_.tolist()
+    >>> labels[0] == labels[1] != labels[2] == labels[3]
+    True
     """
     kmeans = KMeans(n_clusters=n_classes, n_init=n_init, max_iter=max_iter,
                     random_state=random_state)
@@ -291,6 +311,13 @@ class RepeatedScores:
         Pixel accuracy of each run under the same matching.
     seeds : ndarray of shape (n_repeats,)
         The k-means seed of each run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.regions import RepeatedScores
+    >>> print(RepeatedScores(miou=np.array([0.5, 0.7]), accuracy=np.array([0.8, 0.8])))
+    mIoU 0.6000 ± 0.1414, pixel accuracy 0.8000 ± 0.0000 (2 runs)
     """
 
     miou: np.ndarray

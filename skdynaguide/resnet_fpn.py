@@ -272,6 +272,16 @@ class ResNetFPNNet(nn.Module):
         Number q of response channels.
     freeze_backbone : bool
         Stem and stages without gradients and with BatchNorm always in eval mode.
+
+    Examples
+    --------
+    Built by :class:`~skdynaguide.ResNetFPN` (here randomly initialised, no weights needed):
+
+    >>> import torch
+    >>> from skdynaguide import ResNetFPN
+    >>> net = ResNetFPN(pretrained=False, stages=2)(n_features=8, n_clusters=5)
+    >>> type(net).__name__, net(torch.rand(1, 3, 16, 16)).shape
+    ('ResNetFPNNet', torch.Size([1, 5, 16, 16]))
     """
 
     def __init__(self, stem, pool, stages, widths, stride, n_features, n_clusters,

@@ -136,6 +136,18 @@ def get_scorer(name):
 
     ``GridSearchCV`` resolves only scikit-learn's own strings, so pass the object:
     ``scoring=get_scorer("bsds_mean")``, or a dict of several for multi-metric search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide import DynaGuideSegmenter
+    >>> from skdynaguide.scoring import get_scorer
+    >>> image = np.zeros((12, 12, 3)); image[:, 6:] = 1.0
+    >>> truth = np.repeat([[0] * 6 + [1] * 6], 12, axis=0)
+    >>> seg = DynaGuideSegmenter(n_features=8, n_clusters=8, max_iter=10, random_state=0)
+    >>> score = get_scorer("hungarian_miou")(seg, [image], [truth])
+    >>> 0.0 <= score <= 1.0
+    True
     """
     if name not in _SCORERS:
         raise ValueError(f"unknown scorer {name!r}; choose one of {list(SCORER_NAMES)}")

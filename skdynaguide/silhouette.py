@@ -26,7 +26,7 @@ def silhouette_count(features, k_range=(2, 10), n_samples=2000, random_state=Non
         Smallest and largest count tried (both included).
     n_samples : int, default=2000
         Pixels drawn (without replacement) to cluster and score; the silhouette costs
-        ``n_samples``² distances per count.
+        ``n_samples ** 2`` distances per count.
     random_state : int, RandomState instance or None
         Seeds the subsample and k-means.
 

@@ -23,6 +23,23 @@ class RegionEmbedder(BaseEstimator):
 
     Squared Euclidean distances between the vectors are what k-means compares, so an
     embedder also fixes the relative weight of its features.
+
+    Examples
+    --------
+    An embedder describing each region by its mean colour:
+
+    >>> import numpy as np
+    >>> from skdynaguide.embedding import RegionEmbedder
+    >>> from skdynaguide.embedding.base import region_sums
+    >>> class MeanColour(RegionEmbedder, name="mean-colour-example"):
+    ...     def embed(self, image, regions):
+    ...         k = int(regions.max()) + 1
+    ...         sums = region_sums(regions, image, k)
+    ...         return sums / np.bincount(regions.ravel(), minlength=k)[:, None]
+    >>> image = np.zeros((2, 2, 3)); image[:, 1] = 1.0
+    >>> MeanColour().embed(image, np.array([[0, 1], [0, 1]]))
+    array([[0., 0., 0.],
+           [1., 1., 1.]])
     """
 
     registry = Registry("embedder")
@@ -54,7 +71,14 @@ class RegionEmbedder(BaseEstimator):
 
 
 def resolve_embedder(embedder):
-    """A validated embedder from a name (``"colour"``, ``"dino"``) or a :class:`RegionEmbedder`."""
+    """A validated embedder from a name (``"colour"``, ``"dino"``) or a :class:`RegionEmbedder`.
+
+    Examples
+    --------
+    >>> from skdynaguide.embedding import resolve_embedder
+    >>> type(resolve_embedder("colour")).__name__
+    'ColourTextureEmbedder'
+    """
     if isinstance(embedder, str):
         return RegionEmbedder.registry.create(embedder).validate()
     if isinstance(embedder, RegionEmbedder):
@@ -66,7 +90,16 @@ def resolve_embedder(embedder):
 
 
 def region_sums(regions, values, n_regions):
-    """Per-region sums of per-pixel ``values``: ``(k, c)`` for values of shape ``(H, W, c)``."""
+    """Per-region sums of per-pixel ``values``: ``(k, c)`` for values of shape ``(H, W, c)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.embedding.base import region_sums
+    >>> region_sums(np.array([[0, 1, 1]]), np.array([[[1.0], [2.0], [3.0]]]), 2)
+    array([[1.],
+           [5.]])
+    """
     flat = regions.ravel()
     values = values.reshape(flat.size, -1)
     return np.stack([np.bincount(flat, weights=values[:, j], minlength=n_regions)

@@ -24,6 +24,20 @@ class GuidanceProvider(BaseEstimator):
 
     Calling a provider (``provider(image)``) validates the image (same rules as the
     estimator), runs :meth:`segment` and returns an int64 map with labels ``0..K-1``.
+
+    Examples
+    --------
+    A provider that splits the image into left and right halves:
+
+    >>> import numpy as np
+    >>> from skdynaguide.guidance import GuidanceProvider
+    >>> class Halves(GuidanceProvider, name="halves-example"):
+    ...     def segment(self, image, random_state=None):
+    ...         labels = np.zeros(image.shape[:2], dtype=int)
+    ...         labels[:, image.shape[1] // 2:] = 1
+    ...         return labels
+    >>> Halves()(np.zeros((2, 4, 3))).tolist()
+    [[0, 0, 1, 1], [0, 0, 1, 1]]
     """
 
     registry = Registry("guidance")
@@ -63,6 +77,15 @@ def compute_guidance(provider, images, random_states):
     """Run ``provider`` on validated images and check what it returns.
 
     Returns a list of int64 maps with consecutive labels 0..K-1 (one per image).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.guidance import KMeansGuidance, compute_guidance
+    >>> image = np.zeros((8, 8, 3), dtype=np.float32); image[:, 4:] = 1.0
+    >>> (guide,) = compute_guidance(KMeansGuidance(n_clusters=2), [image], [0])
+    >>> guide.shape, int(guide.max())
+    ((8, 8), 1)
     """
     maps = provider.segment_batch(images, random_states)
     if len(maps) != len(images):
@@ -92,6 +115,14 @@ def resolve_guidance(guidance):
     ``None`` and ``"none"`` mean no guidance (DynaSeg / DFC); a string names a registered
     provider created with its default parameters; a :class:`GuidanceProvider` instance is used
     as given.
+
+    Examples
+    --------
+    >>> from skdynaguide.guidance import resolve_guidance
+    >>> resolve_guidance("slic")
+    SLICGuidance()
+    >>> resolve_guidance("none") is None
+    True
     """
     if guidance is None:
         return None

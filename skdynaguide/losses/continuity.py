@@ -162,6 +162,12 @@ def resolve_continuity(continuity):
 
     A string names a registered loss (``"huber"``, ``"l1"``); a :class:`ContinuityLoss`
     instance is used as given.
+
+    Examples
+    --------
+    >>> from skdynaguide.losses import resolve_continuity
+    >>> resolve_continuity("l1")
+    L1Continuity()
     """
     if isinstance(continuity, str):
         return ContinuityLoss.registry.create(continuity).validate()

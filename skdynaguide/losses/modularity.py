@@ -64,7 +64,7 @@ class ModularityLoss:
 
     The affinity graph of all N pixels would be N×N; the loss is computed on the subgraph of
     ``n_samples`` pixels drawn uniformly without replacement at each call, a cheap
-    stochastic estimate (``n_samples``² affinities, a fresh sample every step).
+    stochastic estimate (``n_samples ** 2`` affinities, a fresh sample every step).
 
     Parameters
     ----------

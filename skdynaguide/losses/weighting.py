@@ -17,7 +17,21 @@ __all__ = ["DynamicWeight", "FSFWeight", "SCFWeight", "FixedWeight", "resolve_we
 
 
 class DynamicWeight(BaseEstimator):
-    """Base class: ``weight(n_labels)`` returns the continuity weight for ``q'`` clusters."""
+    """Base class: ``weight(n_labels)`` returns the continuity weight for ``q'`` clusters.
+
+    Examples
+    --------
+    A weight that halves DFC's fixed one whenever there are more than 10 clusters:
+
+    >>> from skdynaguide.losses import DynamicWeight
+    >>> class Stepped(DynamicWeight, name="stepped-example"):
+    ...     def __init__(self, mu=5.0):
+    ...         self.mu = mu
+    ...     def __call__(self, n_labels):
+    ...         return self.mu / 2 if n_labels > 10 else self.mu
+    >>> Stepped()(20), Stepped()(5)
+    (2.5, 5.0)
+    """
 
     registry = Registry("weighting")
 
@@ -112,6 +126,14 @@ def resolve_weighting(weighting, alpha):
 
     ``"fsf"`` / ``"scf"`` take the estimator's ``alpha``; a number is a fixed μ (DFC); a
     :class:`DynamicWeight` instance is used as given (its own parameters, ``alpha`` unused).
+
+    Examples
+    --------
+    >>> from skdynaguide.losses import resolve_weighting
+    >>> resolve_weighting("fsf", alpha=15)(30)
+    2.0
+    >>> resolve_weighting(5, alpha=15)(30)
+    5.0
     """
     if isinstance(weighting, str):
         weight = DynamicWeight.registry.create(weighting)
