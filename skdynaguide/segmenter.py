@@ -47,7 +47,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     ----------
     guidance : str, GuidanceProvider or None, default="kmeans"
         Source of the coarse guidance map ``P``: a registered name (``"kmeans"``, colour
-        k-means with 8 clusters, the weight-free provider that measures best on BSD500;
+        k-means with 8 clusters, the weight-free guide under which DynaGuide scores best on
+        BSD500 val after connected-component relabelling (``"felzenszwalb"`` scores better
+        on the raw labels; ``benchmarks/RESULTS.md``);
         ``"felzenszwalb"``, ``"slic"``; ``"segformer"`` and ``"diffseg"``, the papers' pretrained
         priors, need the ``segformer`` / ``diffseg`` extras and their weights), a
         :class:`~skdynaguide.guidance.GuidanceProvider`, or None / ``"none"`` for no guidance.
@@ -84,12 +86,15 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         ``network="cnn"`` only.
     guidance_weight : float, default=100.0
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
-        which the guide barely acts within the default 100 steps; 100 measures best on
-        BSD500 train and val (``benchmarks/RESULTS.md``).
+        which the guide barely acts within the default 100 steps; on BSD500 val λ = 1 scores
+        0.045 lower after connected-component relabelling (0.020 higher on the raw labels;
+        ``benchmarks/RESULTS.md``).
     matching : {"index", "hungarian", "majority", "sorted"} or GuideMatching, default="index"
         How guide segments are expressed as channels for ``L_gp`` at each iteration; see
         :mod:`skdynaguide.matching`. ``"index"`` is the paper's formula (guide segment k is
-        channel k) and measures best; ``"sorted"`` is the authors' code.
+        channel k); on BSD500 val it ties with ``"hungarian"`` and is ahead of
+        ``"sorted"`` (the authors' code) and ``"majority"``, which merge the guide's segments
+        (``benchmarks/RESULTS.md``).
     scribble_weight : float, default=0.5
         Weight of DFC's scribble loss (cross-entropy on the pixels labelled by the
         ``scribbles`` passed to :meth:`fit`; the DFC paper uses 0.5). Unused without scribbles.
