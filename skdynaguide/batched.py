@@ -36,7 +36,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._image import relabel_consecutive
-from .guidance.segformer import upsampled_argmax
 from .network import DynaGuideNet, cnn_builder
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
@@ -44,6 +43,7 @@ from .training import (
     HISTORY_KEYS,
     SegmentationResult,
     _downsample_guide,
+    final_labels,
     _is_uniform,
     _Objective,
     _to_tensor,
@@ -430,7 +430,7 @@ def _train_stack(images, guides, seeds, scribbles, min_labels, *, device, networ
             if not torch.isfinite(loss):
                 # diverged: keep the last sane clustering; no gradient reaches its weights
                 state.stop_reason = "nonfinite"
-                state.result = _finish(state, None, (train_h, train_w))
+                state.result = _finish(state, None)
                 finished.append(position)
                 continue
             total = loss if total is None else total + loss
@@ -463,9 +463,8 @@ def _train_stack(images, guides, seeds, scribbles, min_labels, *, device, networ
                 final = net(x)
             for position in stopping:
                 state = states[members[position]]
-                state.result = _finish(state, final[:, position * n_clusters:
-                                                    (position + 1) * n_clusters],
-                                       (train_h, train_w))
+                state.result = _finish(
+                    state, final[:, position * n_clusters:(position + 1) * n_clusters])
             finished.extend(stopping)
         if finished and len(finished) < n_stack:
             # the finished images leave the stack: the others go on with their own weights
@@ -490,24 +489,11 @@ def _train_stack(images, guides, seeds, scribbles, min_labels, *, device, networ
     ]
 
 
-def _finish(state, response, train_size):
+def _finish(state, response):
     """Full-size labels of one image from its final response, as ``segment_image`` does."""
-    height, width = state.size
-    with torch.no_grad():
-        if response is not None and not bool(torch.isfinite(response).all()):
-            state.stop_reason = "nonfinite"  # the last step diverged
-        if state.stop_reason == "nonfinite":
-            clusters = state.last_clusters
-            if clusters is None:
-                return np.zeros((height, width), dtype=np.int64)
-            labels = F.interpolate(clusters[None].float(), size=(height, width),
-                                   mode="nearest-exact")[0, 0].long()
-        elif tuple(train_size) != (height, width):
-            response = response.contiguous(memory_format=torch.channels_last)
-            return upsampled_argmax(response[0], (height, width))
-        else:
-            labels = response.argmax(1)[0]
-        return labels.cpu().numpy()
+    labels, state.stop_reason = final_labels(response, state.stop_reason, state.last_clusters,
+                                             state.size)
+    return labels
 
 
 def _shrink(net, optimizer, keep, lr, momentum):

@@ -339,23 +339,8 @@ def segment_image(
             previous = clusters
 
     with torch.no_grad():
-        if stop_reason == "nonfinite":
-            clusters = last_clusters if last_clusters is not None else torch.zeros_like(clusters)
-            labels = F.interpolate(clusters[None].float(), size=(height, width),
-                                   mode="nearest-exact")[0, 0].long()
-        else:
-            response = net(x)
-            if not bool(torch.isfinite(response).all()):
-                # the last step diverged: its argmax would be arbitrary
-                stop_reason = "nonfinite"
-                labels = F.interpolate(last_clusters[None].float(), size=(height, width),
-                                       mode="nearest-exact")[0, 0].long()
-            elif (train_h, train_w) != (height, width):
-                # in channel chunks: q full-size response maps would need q·H·W floats
-                labels = torch.from_numpy(upsampled_argmax(response[0], (height, width)))
-            else:
-                labels = response.argmax(1)[0]
-        labels = labels.cpu().numpy()
+        response = None if stop_reason == "nonfinite" else net(x)
+    labels, stop_reason = final_labels(response, stop_reason, last_clusters, (height, width))
 
     return SegmentationResult(
         labels=relabel_consecutive(labels),
@@ -365,6 +350,32 @@ def segment_image(
         min_labels=min_labels,
         silhouette_k=silhouette_k,
     )
+
+
+def final_labels(response, stop_reason, last_clusters, size):
+    """Full-size labels from the final ``(1, q, h, w)`` response: ``(labels, stop_reason)``.
+
+    The argmax of the response, upsampled bilinearly to ``size`` in channel chunks (q
+    full-size maps would need q·H·W floats). A diverged run (``stop_reason`` "nonfinite",
+    or a response that is not finite: its argmax would be arbitrary) keeps its last finite
+    clusters instead, upsampled by nearest neighbour; all zeros if there were none.
+    Shared by :func:`segment_image` and :mod:`skdynaguide.batched`.
+    """
+    height, width = size
+    with torch.no_grad():
+        if response is not None and not bool(torch.isfinite(response).all()):
+            stop_reason = "nonfinite"
+        if stop_reason == "nonfinite":
+            if last_clusters is None:
+                return np.zeros((height, width), dtype=np.int64), stop_reason
+            labels = F.interpolate(last_clusters[None].float(), size=(height, width),
+                                   mode="nearest-exact")[0, 0].long()
+        elif tuple(response.shape[-2:]) != (height, width):
+            response = response.contiguous(memory_format=torch.channels_last)
+            return upsampled_argmax(response[0], (height, width)), stop_reason
+        else:
+            labels = response.argmax(1)[0]
+    return labels.cpu().numpy(), stop_reason
 
 
 def _is_uniform(image):
