@@ -29,14 +29,18 @@ from skdynaguide.metrics import bsds_best_overlap
 KEYS = ("all", "fine", "coarse", "mean")
 
 
-def load_split(root, split, limit=None):
-    """[(id, uint8 image, [annotation maps])] of a BSD500-format split, sorted by id."""
+def load_split(root, split, limit=None, start=0):
+    """[(id, uint8 image, [annotation maps])] of a BSD500-format split, sorted by id.
+
+    The images from position ``start`` on (0-based, in id order), at most ``limit`` of them.
+    """
     base = Path(root) / "bsds500" / split
     ids = sorted(p.stem for p in (base / "images").glob("*.jpg"))
     if not ids:
         raise SystemExit(f"no images under {base / 'images'}")
     data = []
-    for image_id in ids[:limit]:
+    stop = None if limit is None else start + limit
+    for image_id in ids[start:stop]:
         with Image.open(base / "images" / f"{image_id}.jpg") as im:
             image = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
         with np.load(base / "gt" / f"{image_id}.npz") as z:
@@ -180,6 +184,8 @@ def main(argv=None):
     parser.add_argument("--data-root", required=True, help="folder holding bsds500/")
     parser.add_argument("--split", default="val", choices=["train", "val", "test"])
     parser.add_argument("--limit", type=int, default=None, help="first N images only")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N images in id "
+                        "order (with --limit 1, one image per run: slow rows survive a cut)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help="comma-separated names, or 'none' (default: %(default)s; also "
                         "dynaguide-paper)")
@@ -215,7 +221,9 @@ def main(argv=None):
     unknown = sorted(set(names) - set(factories(0)))
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {sorted(factories(0))}")
-    data = load_split(args.data_root, args.split, args.limit)
+    if args.start < 0:
+        parser.error(f"--start must be >= 0, got {args.start}")
+    data = load_split(args.data_root, args.split, args.limit, args.start)
     print(f"# BSD500 {args.split}: {len(data)} images, seeds {seeds}; best-overlap mIoU "
           "(raw labels | connected components)", flush=True)
     warnings.simplefilter("ignore", ConvergenceWarning)

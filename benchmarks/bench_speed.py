@@ -3,6 +3,7 @@
     python benchmarks/bench_speed.py --data-root ../shared/data [--split val] [--limit N]
         [--paper-steps K | --paper-full] [--default-steps T] [--batch-size B] [--mp12]
         [--trials] [--json F]
+    python benchmarks/bench_speed.py --data-root ../shared/data --ladder
 
 Every configuration runs in a fresh subprocess (``--worker``), so its peak resident memory
 (``ru_maxrss``) is its own; the baseline of an idle worker (Python, numpy, torch and the
@@ -77,6 +78,10 @@ def worker(spec):
 
         images = [np.asarray(Image.fromarray(images[0]).resize((4000, 3000), Image.BILINEAR))]
     params = dict(spec["params"])
+    if spec.get("nchw"):
+        import skdynaguide.training
+
+        skdynaguide.training._MEMORY_FORMAT = torch.contiguous_format
 
     def make(**extra):
         if spec.get("preset"):
@@ -88,6 +93,20 @@ def worker(spec):
         labels = make().fit_predict(images)
         out["seconds_total"] = time.perf_counter() - start
         out["labels"] = [lab.tolist() for lab in labels] if spec.get("return_labels") else None
+    elif spec["kind"] == "steps":
+        # one image: a 1-step and a K-step fit_predict give the seconds per step and the
+        # fixed cost (guidance, set-up, final pass) = t1 - one step
+        k = spec["steps"]
+        image = images[0]
+        make(max_iter=1).fit_predict(image)  # warm-up (oneDNN kernel selection)
+        start = time.perf_counter()
+        make(max_iter=1).fit_predict(image)
+        t1 = time.perf_counter() - start
+        start = time.perf_counter()
+        make(max_iter=k).fit_predict(image)
+        tk = time.perf_counter() - start
+        out["seconds_per_step"] = (tk - t1) / (k - 1)
+        out["fixed_seconds"] = t1 - out["seconds_per_step"]
     elif spec["kind"] == "extrapolate":
         k = spec["steps"]
         first, last = [], []
@@ -203,6 +222,66 @@ def trial_step_seconds(height, width, *, bf16=False, compile=False, repeats=5):
     return statistics.median(times), warmup
 
 
+# -- the ladder: one kept change at a time ------------------------------------------------
+
+def ladder(common):
+    """Time the paper preset, then add the default's speed changes one at a time.
+
+    Rungs (first image, each in its own worker): the paper preset with the weights and input
+    in the plain NCHW layout; + channels-last; + reduced-resolution training
+    (``max_pixels=25000``, full-size prediction); + 100 steps instead of 1000, which is the
+    library default (its quality settings, λ = 100, do not change the cost of a step). Each
+    change's predicted gain is stated before it is measured: channels-last from oneDNN's
+    NHWC kernels (about 1.5× for p = 100 in the library's own note), the reduced resolution
+    from the FLOPs of a step (counted), and the step count from 1000/100.
+    """
+    from skdynaguide.training import training_shape
+
+    data = _load(common["data_root"], common["split"], 1)
+    height, width = data[0][1].shape[:2]
+    train_h, train_w = training_shape(height, width, 25000)
+    flop_ratio = step_flops(height, width) / step_flops(train_h, train_w)
+    one = dict(common, limit=1)
+    paper = dict(preset="dynaguide-paper")
+    rungs = [
+        ("paper preset, NCHW layout", dict(paper, nchw=True, steps=4), None, None),
+        ("+ channels-last", dict(paper, steps=4), 1.5, "oneDNN NHWC kernels (library note)"),
+        ("+ train at 25k px, predict full size", dict(paper, steps=31,
+                                                       params={"max_pixels": 25000}),
+         flop_ratio, f"step FLOPs {height}x{width} / {train_h}x{train_w}"),
+    ]
+    rows = []
+    for name, extra, predicted, why in rungs:
+        spec = dict(one, name=name, kind="steps", params={"random_state": 0})
+        spec.update(extra)
+        spec["params"] = {"random_state": 0, **extra.get("params", {})}
+        row = run_worker(spec)
+        rows.append(dict(name=name, step=row["seconds_per_step"], fixed=row["fixed_seconds"],
+                         predicted=predicted, why=why))
+    for row, steps in zip(rows, (1000, 1000, 1000)):
+        row["image"] = row["fixed"] + steps * row["step"]
+    default = run_worker(dict(one, name="default", kind="run", params={"random_state": 0}))
+    rows.append(dict(name="+ 100 steps (= the default)", step=rows[-1]["step"],
+                     fixed=rows[-1]["fixed"], image=default["seconds"][0], predicted=10.0,
+                     why="1000 / 100 steps"))
+
+    print(f"\nladder on {data[0][0]} ({height}x{width}), "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'default')}: s/image of the "
+          "first three rungs = fixed + 1000 x s/step; the last is a timed default run")
+    print("| rung | s/step | fixed s | s/image | predicted gain | measured gain | basis |")
+    print("|---|---|---|---|---|---|---|")
+    previous = None
+    for row in rows:
+        measured = "—" if previous is None else f"{previous / row['image']:.2f}x"
+        predicted = "—" if row["predicted"] is None else f"{row['predicted']:.2f}x"
+        print(f"| {row['name']} | {row['step']:.3f} | {row['fixed']:.2f} | {row['image']:.1f} | "
+              f"{predicted} | {measured} | {row['why'] or ''} |")
+        previous = row["image"]
+    print(f"overall: {rows[0]['image'] / rows[-1]['image']:.0f}x from the NCHW paper preset, "
+          f"{rows[1]['image'] / rows[-1]['image']:.0f}x from the library's paper preset")
+    return rows
+
+
 # -- the report ----------------------------------------------------------------------------
 
 def main(argv=None):
@@ -221,6 +300,10 @@ def main(argv=None):
     parser.add_argument("--mp12", action="store_true", help="also the 12-megapixel row")
     parser.add_argument("--trials", action="store_true",
                         help="also bf16 autocast and torch.compile on one training step")
+    parser.add_argument("--ladder", action="store_true",
+                        help="only the ladder: from the paper preset to the default one kept "
+                        "change at a time on the first image, each change's predicted and "
+                        "measured gain")
     parser.add_argument("--json", default=None, help="write every figure here too")
     args = parser.parse_args(argv)
     if args.paper_steps < 2:
@@ -231,6 +314,12 @@ def main(argv=None):
     report = dict(threads=os.environ.get("OMP_NUM_THREADS", "default"), cores=os.cpu_count())
     print(f"# bench_speed: BSD500 {args.split}, {args.limit} images, "
           f"OMP_NUM_THREADS={report['threads']}, {report['cores']} cores", flush=True)
+
+    if args.ladder:
+        report["ladder"] = ladder(common)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return
 
     idle = run_worker(dict(common, name="idle", kind="idle"))
     report["idle_mib"] = idle["baseline_mib"]

@@ -54,6 +54,12 @@ class SegmentationResult:
         return self.stop_reason != "max_iter"
 
 
+# The layout of the network's weights and input during training. Channels-last (NHWC)
+# convolutions are faster on CPU (oneDNN); benchmarks/bench_speed.py --ladder switches this
+# to torch.contiguous_format to measure by how much (benchmarks/RESULTS.md).
+_MEMORY_FORMAT = torch.channels_last
+
+
 def training_shape(height, width, max_pixels):
     """(h, w) at which to train: the image size, shrunk to at most ``max_pixels`` pixels.
 
@@ -276,9 +282,8 @@ def segment_image(
             f"the modularity loss and the silhouette phase read the features entering the "
             f"network's 1x1 response layer, but {type(net).__name__} has no `response` submodule"
         )
-    # channels-last (NHWC) convolutions run about 1.5x faster on CPU (oneDNN) for p = 100
-    net.to(device, memory_format=torch.channels_last).train()
-    x = x.contiguous(memory_format=torch.channels_last)
+    net.to(device, memory_format=_MEMORY_FORMAT).train()
+    x = x.contiguous(memory_format=_MEMORY_FORMAT)
     if _is_uniform(image):
         # Every pixel identical: one segment is the only answer, and training would only
         # split the border pixels off through the convolutions' zero padding. The network

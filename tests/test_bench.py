@@ -57,3 +57,23 @@ def test_bench_has_the_fcm_rows(bench, data_root, capsys):
                 "--max-iter", "3"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [line.split(" | ")[0] for line in lines] == ["| method", "| fcm", "| dynaguide+fcm"]
+
+
+def test_bench_start_and_limit_pick_images_in_id_order(bench, data_root):
+    assert [row[0] for row in bench.load_split(data_root, "val", 1, start=1)] == ["1"]
+    assert [row[0] for row in bench.load_split(data_root, "val", start=1)] == ["1"]
+    with pytest.raises(SystemExit):
+        bench.main(["--data-root", str(data_root), "--methods", "kmeans", "--start", "-1"])
+
+
+def test_speed_ladder_measures_each_kept_change(data_root, capsys):
+    spec = importlib.util.spec_from_file_location("bench_speed", BENCH.with_name("bench_speed.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.ladder(dict(data_root=str(data_root), split="val", limit=1))
+    out = capsys.readouterr().out
+    assert [row["name"] for row in rows] == [
+        "paper preset, NCHW layout", "+ channels-last", "+ train at 25k px, predict full size",
+        "+ 100 steps (= the default)"]
+    assert all(row["step"] > 0 and row["image"] > 0 for row in rows)
+    assert out.count("\n| ") == 5  # the header and four rungs
