@@ -14,8 +14,8 @@ or segmented is reported and skipped while the others go on; every output is wri
 temporary file in OUTDIR and renamed into place, so a job killed at any moment leaves only
 complete outputs; and re-running the same command **resumes** (the default): images whose two
 outputs exist are skipped, so only the unfinished ones are segmented (``--overwrite`` redoes
-everything). Resuming checks that outputs exist, not which options made them: after changing
-options, use ``--overwrite`` or another OUTDIR.
+everything). The options are recorded in ``OUTDIR/segmenter.txt``; resuming with other
+options is refused (exit status 2) rather than mixing the outputs of two configurations.
 """
 from __future__ import annotations
 
@@ -96,7 +96,8 @@ def _build_parser():
     seg.add_argument("--jobs", type=int, default=1, help="images segmented in parallel")
     seg.add_argument("--overwrite", action="store_true",
                      help="segment every image again, replacing existing outputs (by default "
-                     "a re-run resumes: images with both outputs present are skipped)")
+                     "a re-run resumes: images with both outputs present are skipped; it "
+                     "is refused if OUTDIR/segmenter.txt records other options)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     from .evaluation import PROTOCOLS
@@ -198,6 +199,30 @@ def _segment_file(source, outdir, segmenter, threads):
         return traceback.format_exc(limit=3).strip()
 
 
+def _check_options(outdir, segmenter, args):
+    """Record the options in ``OUTDIR/segmenter.txt``; False when going on would mix label
+    maps made with other options in one folder (reported on stderr)."""
+    from .evaluation import parameter_record
+
+    existing = len(list(outdir.glob("*_labels.png"))) if outdir.is_dir() else 0
+    unrecorded = not (outdir / "segmenter.txt").exists()
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        changes = parameter_record(outdir, segmenter, replace=args.overwrite or not existing)
+    except OSError as exc:
+        print(f"skdynaguide segment: error: cannot write to {outdir}: {exc}", file=sys.stderr)
+        return False
+    if changes is not None:
+        print(f"skdynaguide segment: error: {outdir}/ holds {existing} label map(s) made with "
+              f"other options ({changes}); use --overwrite to segment these images again "
+              "with the new options, or another output folder", file=sys.stderr)
+        return False
+    if unrecorded and existing and not args.quiet:
+        print(f"note: {outdir}/ has no segmenter.txt, so the options behind its {existing} "
+              "existing label map(s) cannot be checked; they are kept", file=sys.stderr)
+    return True
+
+
 def _run_segment(args):
     import warnings
 
@@ -233,6 +258,8 @@ def _run_segment(args):
     todo = [s for s in sources
             if args.overwrite or not all(p.exists() for p in _outputs(s, outdir))]
     skipped = len(sources) - len(todo)
+    if not _check_options(outdir, segmenter, args):
+        return 2
     if skipped and not args.quiet:
         print(f"skipping {skipped} image(s) already segmented (use --overwrite to redo)")
 
@@ -245,8 +272,19 @@ def _run_segment(args):
             if jobs > 1:
                 from joblib import Parallel, delayed
 
-                errors = Parallel(n_jobs=jobs)(
-                    delayed(_segment_file)(s, outdir, segmenter, threads) for s in todo)
+                from joblib.externals.loky.process_executor import BrokenProcessPool
+
+                try:
+                    errors = Parallel(n_jobs=jobs)(
+                        delayed(_segment_file)(s, outdir, segmenter, threads) for s in todo)
+                except BrokenProcessPool as exc:
+                    # a worker was killed (by the OS, most often for memory): the images
+                    # whose two outputs exist are complete; the others are reported
+                    cause = (f"not finished: a worker process died ({type(exc).__name__}; "
+                             "often the system running out of memory): re-run to resume, "
+                             "with fewer --jobs or a smaller --max-pixels")
+                    errors = [None if all(p.exists() for p in _outputs(s, outdir)) else cause
+                              for s in todo]
             else:
                 iterator = todo
                 if not args.quiet:

@@ -203,20 +203,42 @@ def _fingerprint(segmenter):
     return f"{type(segmenter).__name__}\n" + re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
-def _prepare_output_dir(output_dir, segmenter):
+def parameter_record(folder, segmenter, replace=False):
+    """Check ``segmenter`` against the parameters recorded in ``folder/segmenter.txt``.
+
+    Returns ``None`` when the record matches, or was absent or ``replace`` is true (then it
+    is written, atomically); else the differences as text, one ``name: recorded -> now`` per
+    parameter, so that a caller can refuse to mix outputs of two configurations.
+    """
     from .io import _atomic_save
 
+    record = Path(folder) / "segmenter.txt"
+    fingerprint = _fingerprint(segmenter)
+    if record.exists() and not replace:
+        recorded = record.read_text()
+        if recorded == fingerprint:
+            return None
+        old, new = (dict(line.partition("=")[::2] for line in text.splitlines()[1:])
+                    for text in (recorded, fingerprint))
+        changes = [f"{name}: {old.get(name, '(absent)')} -> {new.get(name, '(absent)')}"
+                   for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+        recorded_class = (recorded.splitlines() or [""])[0]
+        if recorded_class != type(segmenter).__name__:
+            changes.insert(0, f"class: {recorded_class} -> {type(segmenter).__name__}")
+        return "; ".join(changes) or "the record is not in the expected format"
+    _atomic_save(record, lambda tmp: Path(tmp).write_text(fingerprint))
+    return None
+
+
+def _prepare_output_dir(output_dir, segmenter):
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    record = output_dir / "segmenter.txt"
-    fingerprint = _fingerprint(segmenter)
-    if record.exists():
-        if record.read_text() != fingerprint:
-            raise _ResumeMismatch(
-                f"{output_dir} holds labels made by a segmenter with other parameters "
-                f"(see {record}); use another output_dir, or delete it to start afresh")
-    else:
-        _atomic_save(record, lambda tmp: Path(tmp).write_text(fingerprint))
+    changes = parameter_record(output_dir, segmenter)
+    if changes is not None:
+        raise _ResumeMismatch(
+            f"{output_dir} holds labels made by a segmenter with other parameters ({changes}; "
+            f"see {output_dir / 'segmenter.txt'}); use another output_dir, or delete it to "
+            "start afresh")
     return output_dir
 
 

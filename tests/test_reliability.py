@@ -22,6 +22,7 @@ from skdynaguide import DynaGuideSegmenter
 from skdynaguide._image import check_image
 from skdynaguide._resources import (TrainingMemoryError, available_bytes, check_training_memory,
                                     training_bytes)
+from skdynaguide import cli
 from skdynaguide.cli import main
 from skdynaguide.evaluation import evaluate
 from skdynaguide.guidance import GuidanceProvider, PrecomputedGuidance, _hub
@@ -155,7 +156,7 @@ def _photos(folder, n, size=24):
 
 
 def _outputs(folder):
-    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.iterdir())}
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.glob("*.png"))}
 
 
 def test_unreadable_truncated_and_non_image_files_are_reported_and_skipped(tmp_path, capsys,
@@ -192,7 +193,8 @@ def test_unreadable_truncated_and_non_image_files_are_reported_and_skipped(tmp_p
     assert "same file name stem" in err and "Permission denied" in err
     assert "notes.txt" not in err
     assert sorted(p.name for p in out.iterdir()) == [
-        "img00_labels.png", "img00_overlay.png", "img01_labels.png", "img01_overlay.png"]
+        "img00_labels.png", "img00_overlay.png", "img01_labels.png", "img01_overlay.png",
+        "segmenter.txt"]
 
 
 def test_a_killed_job_resumes_to_the_outputs_of_an_uninterrupted_run(tmp_path):
@@ -221,6 +223,7 @@ def test_a_killed_job_resumes_to_the_outputs_of_an_uninterrupted_run(tmp_path):
 
     assert main(["segment", str(inputs), "-o", str(out)] + CLI_ARGS) == 0  # same command
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
+    assert (out / "segmenter.txt").read_text() == (reference / "segmenter.txt").read_text()
     resumed, expected = _outputs(out), _outputs(reference)
     for name in expected:
         np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
@@ -238,6 +241,74 @@ def test_resume_is_the_default_and_overwrite_redoes(tmp_path, capsys):
     assert (out / "img00_labels.png").stat().st_mtime_ns == stamp
     assert main(["segment", str(inputs), "-o", str(out), "--overwrite"] + CLI_ARGS) == 0
     assert (out / "img00_labels.png").stat().st_mtime_ns != stamp
+
+
+def test_resume_refuses_other_options_and_overwrite_records_the_new_ones(tmp_path, capsys):
+    inputs = _photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert main(["segment", str(inputs), "-o", str(out)] + CLI_ARGS) == 0
+    assert "max_iter=12" in (out / "segmenter.txt").read_text()
+    (out / "img01_overlay.png").unlink()
+    stamp = (out / "img00_labels.png").stat().st_mtime_ns
+    capsys.readouterr()
+    changed = CLI_ARGS + ["--alpha", "5"]  # argparse: the later value wins
+    assert main(["segment", str(inputs), "-o", str(out)] + changed) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 label map(s) made with other options (alpha: 15.0 -> 5.0)" in err
+    assert "--overwrite" in err
+    assert not (out / "img01_overlay.png").exists()  # nothing was done
+    assert (out / "img00_labels.png").stat().st_mtime_ns == stamp
+    assert main(["segment", str(inputs), "-o", str(out), "--overwrite"] + changed) == 0
+    assert "alpha=5.0" in (out / "segmenter.txt").read_text()
+    assert (out / "img00_labels.png").stat().st_mtime_ns != stamp
+    assert main(["segment", str(inputs), "-o", str(out)] + changed) == 0  # resumes now
+
+
+def test_outputs_without_a_record_are_kept_with_a_note(tmp_path, capsys):
+    inputs = _photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert main(["segment", str(inputs), "-o", str(out)] + CLI_ARGS) == 0
+    (out / "segmenter.txt").unlink()  # as written by an older version
+    (out / "img01_labels.png").unlink()
+    capsys.readouterr()
+    assert main(["segment", str(inputs), "-o", str(out), "--max-iter", "5", "--seed", "0",
+                 "--guidance", "kmeans"]) == 0
+    captured = capsys.readouterr()
+    assert "cannot be checked; they are kept" in captured.err
+    assert "max_iter=5" in (out / "segmenter.txt").read_text()
+    assert "skipping 1 image(s)" in captured.out
+
+
+def test_a_worker_killed_under_jobs_is_reported_and_the_rest_resumes(tmp_path, monkeypatch,
+                                                                      capsys):
+    inputs = _photos(tmp_path / "in", 3)
+    Image.fromarray(np.full((30, 30, 3), 90, np.uint8)).save(inputs / "img01.png")
+    build = cli._segmenter
+
+    def killing_segmenter(args):
+        class Killing(type(build(args))):  # local: pickled by value into the workers
+            def fit_predict(self, X, y=None):
+                if np.shape(X)[0] == 30:  # as the OS's out-of-memory killer would
+                    time.sleep(3)  # after the other worker has finished img00
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return super().fit_predict(X, y)
+
+        return Killing(**build(args).get_params())
+
+    monkeypatch.setattr(cli, "_segmenter", killing_segmenter)
+    out = tmp_path / "out"
+    assert main(["segment", str(inputs), "-o", str(out), "--jobs", "2"] + CLI_ARGS) == 1
+    err = capsys.readouterr().err
+    assert "img01.png: not finished: a worker process died" in err
+    assert "re-run to resume" in err
+    assert not (out / "img01_labels.png").exists()
+    assert (out / "img00_labels.png").exists() and (out / "img00_overlay.png").exists()
+    for path in out.glob("*.png"):  # whatever was written is complete
+        Image.open(path).load()
+    (out / "segmenter.txt").unlink()  # it names the test's class
+    monkeypatch.setattr(cli, "_segmenter", build)
+    assert main(["segment", str(inputs), "-o", str(out), "--jobs", "2"] + CLI_ARGS) == 0
+    assert len(list(out.glob("*_labels.png"))) == 3
 
 
 # -- long dataset jobs: evaluate() -------------------------------------------------------
