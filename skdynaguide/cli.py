@@ -202,13 +202,13 @@ def _segment_file(source, outdir, segmenter, threads):
 def _check_options(outdir, segmenter, args):
     """Record the options in ``OUTDIR/segmenter.txt``; False when going on would mix label
     maps made with other options in one folder (reported on stderr)."""
-    from .evaluation import parameter_record
+    from .evaluation import _parameter_record
 
     existing = len(list(outdir.glob("*_labels.png"))) if outdir.is_dir() else 0
     unrecorded = not (outdir / "segmenter.txt").exists()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
-        changes = parameter_record(outdir, segmenter, replace=args.overwrite or not existing)
+        changes = _parameter_record(outdir, segmenter, replace=args.overwrite or not existing)
     except OSError as exc:
         print(f"skdynaguide segment: error: cannot write to {outdir}: {exc}", file=sys.stderr)
         return False

@@ -203,7 +203,7 @@ def _fingerprint(segmenter):
     return f"{type(segmenter).__name__}\n" + re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
-def parameter_record(folder, segmenter, replace=False):
+def _parameter_record(folder, segmenter, replace=False):
     """Check ``segmenter`` against the parameters recorded in ``folder/segmenter.txt``.
 
     Returns ``None`` when the record matches, or was absent or ``replace`` is true (then it
@@ -233,7 +233,7 @@ def parameter_record(folder, segmenter, replace=False):
 def _prepare_output_dir(output_dir, segmenter):
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    changes = parameter_record(output_dir, segmenter)
+    changes = _parameter_record(output_dir, segmenter)
     if changes is not None:
         raise _ResumeMismatch(
             f"{output_dir} holds labels made by a segmenter with other parameters ({changes}; "
