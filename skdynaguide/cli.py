@@ -408,7 +408,7 @@ def main(argv=None):
     >>> main(["segment", "camera", "-o", out, "--max-iter", "3", "--max-pixels", "500", "-q"])
     0
     >>> sorted(os.listdir(out))
-    ['camera_labels.png', 'camera_overlay.png']
+    ['camera_labels.png', 'camera_overlay.png', 'segmenter.txt']
     >>> main(["segment", "camera", "--alpha", "-1", "-o", out])
     2
     """
