@@ -252,14 +252,11 @@ def ladder(common):
     ]
     rows = []
     for name, extra, predicted, why in rungs:
-        spec = dict(one, name=name, kind="steps", params={"random_state": 0})
-        spec.update(extra)
-        spec["params"] = {"random_state": 0, **extra.get("params", {})}
-        row = run_worker(spec)
+        params = {"random_state": 0, **extra.pop("params", {})}
+        row = run_worker(dict(one, name=name, kind="steps", params=params, **extra))
         rows.append(dict(name=name, step=row["seconds_per_step"], fixed=row["fixed_seconds"],
+                         image=row["fixed_seconds"] + PAPER_ITERATIONS * row["seconds_per_step"],
                          predicted=predicted, why=why))
-    for row, steps in zip(rows, (1000, 1000, 1000)):
-        row["image"] = row["fixed"] + steps * row["step"]
     default = run_worker(dict(one, name="default", kind="run", params={"random_state": 0}))
     rows.append(dict(name="+ 100 steps (= the default)", step=rows[-1]["step"],
                      fixed=rows[-1]["fixed"], image=default["seconds"][0], predicted=10.0,
