@@ -28,15 +28,13 @@ dropped, the others' kept as they are).
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._image import relabel_consecutive
-from .network import DynaGuideNet, cnn_builder
+from .network import CNNBuilder, DynaGuideNet
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
 from .training import (
@@ -196,7 +194,7 @@ def is_stackable(network):
     """
     if network is None:
         return True
-    return isinstance(network, functools.partial) and network.func is DynaGuideNet
+    return type(network) is CNNBuilder
 
 
 def batch_plan(shapes, batch_size, max_pixels):
@@ -387,7 +385,7 @@ def _train_stack(images, guides, seeds, scribbles, min_labels, *, device, networ
             modularity_weight=modularity_weight, generator=torch.Generator().manual_seed(seed))
         states.append(_ImageState(image.shape[:2], floor, objective))
 
-    build = cnn_builder(n_blocks, residual) if network is None else network
+    build = CNNBuilder(n_blocks, residual) if network is None else network
     nets = []
     for seed in seeds:  # each network initialised exactly as segment_image initialises it
         with torch.random.fork_rng(devices=[]):

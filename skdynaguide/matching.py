@@ -25,7 +25,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator
 
-from ._registry import Registry
+from ._registry import Pluggable
 
 __all__ = [
     "GuideMatching",
@@ -55,7 +55,7 @@ def overlap_counts(guide, clusters, n_guide, n_channels):
     return counts.reshape(n_guide, n_channels).cpu().numpy()
 
 
-class GuideMatching(BaseEstimator):
+class GuideMatching(Pluggable, BaseEstimator, family="matching"):
     """Base class: ``matching(guide, n_guide, clusters, n_channels)`` returns ``P̃``.
 
     ``guide`` and ``clusters`` are long tensors of the same shape; the result is a long
@@ -74,13 +74,6 @@ class GuideMatching(BaseEstimator):
     >>> AllZero()(torch.tensor([0, 1]), 2, torch.tensor([3, 4]), 5).tolist()
     [0, 0]
     """
-
-    registry = Registry("matching")
-
-    def __init_subclass__(cls, name=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            GuideMatching.registry.add(name, cls)
 
     def __call__(self, guide, n_guide, clusters, n_channels):
         raise NotImplementedError
@@ -174,11 +167,4 @@ def resolve_matching(matching):
     >>> resolve_matching("hungarian")
     HungarianMatching()
     """
-    if isinstance(matching, str):
-        return GuideMatching.registry.create(matching)
-    if isinstance(matching, GuideMatching):
-        return matching
-    raise TypeError(
-        f"matching must be one of {GuideMatching.registry.names()} or a GuideMatching "
-        f"instance, got {matching!r}"
-    )
+    return GuideMatching.registry.resolve(matching)

@@ -1,5 +1,5 @@
-"""The per-image network: the small CNN of DFC, DynaSeg and DynaGuide (SPEC §1, step 2),
-and the ``network`` parameter that swaps it for another architecture.
+"""The per-image network: the small CNN of DFC, DynaSeg and DynaGuide, and the ``network``
+parameter that swaps it for another architecture.
 
 Whatever the architecture, the training loop needs one thing: a fresh module, built by
 ``build(n_features, n_clusters)``, that maps a ``(1, 3, h, w)`` image in ``[0, 1]`` to the
@@ -8,14 +8,13 @@ Whatever the architecture, the training loop needs one thing: a fresh module, bu
 """
 from __future__ import annotations
 
-import functools
-
 from sklearn.base import BaseEstimator
 from torch import nn
 
-from ._registry import Registry
+from ._image import check_scalar_int
+from ._registry import Pluggable
 
-__all__ = ["DynaGuideNet", "NetworkBuilder", "resolve_network"]
+__all__ = ["DynaGuideNet", "NetworkBuilder", "CNNBuilder", "resolve_network"]
 
 
 class DynaGuideNet(nn.Module):
@@ -72,7 +71,7 @@ class DynaGuideNet(nn.Module):
         return self.response(out)
 
 
-class NetworkBuilder(BaseEstimator):
+class NetworkBuilder(Pluggable, BaseEstimator, family="network"):
     """Base class of network recipes accepted by the estimator's ``network`` parameter.
 
     A builder is a light object holding only parameters (clones and pickles stay cheap; any
@@ -101,39 +100,58 @@ class NetworkBuilder(BaseEstimator):
     torch.Size([1, 5, 6, 7])
     """
 
-    registry = Registry("network")
-
-    def __init_subclass__(cls, name=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            NetworkBuilder.registry.add(name, cls)
-
     def build(self, n_features, n_clusters):
         """A fresh module: p = ``n_features`` features into q = ``n_clusters`` responses."""
         raise NotImplementedError
-
-    def validate(self):
-        """Check the parameters (types and ranges only, nothing loaded); returns self."""
-        return self
 
     def __call__(self, n_features, n_clusters):
         return self.build(n_features, n_clusters)
 
 
-def cnn_builder(n_blocks=2, residual=True):
-    """The factory ``(n_features, n_clusters) -> DynaGuideNet`` behind ``network="cnn"``."""
-    return functools.partial(DynaGuideNet, n_blocks=n_blocks, residual=residual)
+class CNNBuilder(NetworkBuilder, name="cnn"):
+    """The recipe of :class:`DynaGuideNet`, the small CNN of the papers (``network="cnn"``).
+
+    By the name ``"cnn"`` the estimator creates it with its own ``n_blocks`` and
+    ``residual``; an instance passed as ``network`` keeps the values it was given.
+
+    Parameters
+    ----------
+    n_blocks : int, default=2
+        Number of 3×3 conv blocks (at least 1).
+    residual : bool, default=True
+        Add the first block's output to the last 3×3 block's output.
+
+    Examples
+    --------
+    >>> from skdynaguide.network import CNNBuilder
+    >>> net = CNNBuilder(n_blocks=3)(16, 8)
+    >>> type(net).__name__, len(net.blocks)
+    ('DynaGuideNet', 3)
+    """
+
+    def __init__(self, n_blocks=2, residual=True):
+        self.n_blocks = n_blocks
+        self.residual = residual
+
+    def validate(self):
+        check_scalar_int(self.n_blocks, "CNNBuilder.n_blocks", min_value=1)
+        if not isinstance(self.residual, bool):
+            raise TypeError(f"CNNBuilder.residual must be a bool, got {self.residual!r}")
+        return self
+
+    def build(self, n_features, n_clusters):
+        return DynaGuideNet(n_features, n_clusters, n_blocks=self.n_blocks, residual=self.residual)
 
 
 def resolve_network(network, *, n_blocks=2, residual=True):
     """Turn the estimator's ``network`` parameter into a factory ``(p, q) -> nn.Module``.
 
-    ``"cnn"`` is :class:`DynaGuideNet` with the estimator's ``n_blocks`` and ``residual``;
-    any other string names a registered :class:`NetworkBuilder`, created with its defaults
-    (``"resnet18-fpn"``: :class:`~skdynaguide.ResNetFPN`); a builder instance is validated
-    and used as given; any other callable (e.g. a module class) is called as
-    ``network(n_features, n_clusters)`` for every image. A module *instance* is refused: one
-    set of weights cannot be trained afresh on every image.
+    A string names a registered :class:`NetworkBuilder`, created with its defaults except
+    for the estimator's ``n_blocks`` and ``residual``, which shape ``"cnn"``
+    (:class:`CNNBuilder`; ``"resnet18-fpn"`` is :class:`~skdynaguide.ResNetFPN`); a builder
+    instance is validated and used as given; any other callable (e.g. a module class) is
+    called as ``network(n_features, n_clusters)`` for every image. A module *instance* is
+    refused: one set of weights cannot be trained afresh on every image.
 
     Examples
     --------
@@ -142,21 +160,12 @@ def resolve_network(network, *, n_blocks=2, residual=True):
     >>> type(build(16, 8)).__name__
     'DynaGuideNet'
     """
-    if isinstance(network, str):
-        if network.lower() == "cnn":
-            return cnn_builder(n_blocks, residual)
-        return NetworkBuilder.registry.create(network).validate()
-    if isinstance(network, NetworkBuilder):
-        return network.validate()
     if isinstance(network, nn.Module):
         raise TypeError(
             f"network must build a fresh module for every image; got the module instance "
             f"{type(network).__name__}(...). Pass its class or a function "
             "(n_features, n_clusters) -> nn.Module instead"
         )
-    if callable(network):
-        return network
-    raise TypeError(
-        f"network must be one of {sorted(['cnn'] + NetworkBuilder.registry.names())}, a "
-        f"NetworkBuilder or a callable (n_features, n_clusters) -> nn.Module, got {network!r}"
-    )
+    return NetworkBuilder.registry.resolve(
+        network, params=dict(n_blocks=n_blocks, residual=residual),
+        callables="(n_features, n_clusters) -> nn.Module")

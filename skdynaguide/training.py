@@ -16,7 +16,7 @@ from ._image import relabel_consecutive
 from .losses import FeatureSimilarityLoss, GuidanceLoss, ScribbleLoss
 from .losses.guidance import IGNORE
 from .guidance.segformer import upsampled_argmax
-from .network import cnn_builder
+from .network import CNNBuilder
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
 
@@ -272,7 +272,7 @@ def segment_image(
         target_scribble = torch.from_numpy(resized)[None].to(device)
 
     if network is None:
-        network = cnn_builder(n_blocks, residual)
+        network = CNNBuilder(n_blocks, residual)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = network(n_features, n_clusters)

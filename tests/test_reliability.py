@@ -27,8 +27,8 @@ from skdynaguide.cli import main
 from skdynaguide.evaluation import evaluate
 from skdynaguide.guidance import GuidanceProvider, PrecomputedGuidance, _hub
 from skdynaguide.losses import FixedWeight, L1Continuity
-from skdynaguide.matching import GuideMatching
-from skdynaguide.network import cnn_builder
+from skdynaguide.matching import resolve_matching
+from skdynaguide.network import CNNBuilder
 from skdynaguide.training import segment_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ class Poisoned(torch.nn.Module):
 
     def __init__(self, n_features, n_clusters, after=3, value=float("nan"), final_only=False):
         super().__init__()
-        self.inner = cnn_builder(1, False)(n_features, n_clusters)
+        self.inner = CNNBuilder(1, False)(n_features, n_clusters)
         self.after, self.value, self.final_only, self.calls = after, value, final_only, 0
 
     def forward(self, x):
@@ -133,7 +133,7 @@ def test_a_guide_with_more_labels_than_channels_shares_channels(matching):
     labels = seg.fit_predict(image)
     assert labels.shape == (16, 16) and _consecutive(labels) and labels.max() < 4
     assert np.all(seg.loss_history_["guidance"] > 0)
-    target = GuideMatching.registry.create(matching)(
+    target = resolve_matching(matching)(
         torch.from_numpy(guide), 16, torch.from_numpy(labels), 4)
     assert target.shape == (16, 16) and int(target.min()) >= 0 and int(target.max()) < 4
     if matching == "index":  # the documented rule: guide segment k -> channel k mod q

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._registry import Registry
+from .._registry import Pluggable
 
 __all__ = ["RegionEmbedder", "resolve_embedder", "region_sums"]
 
 
-class RegionEmbedder(BaseEstimator):
+class RegionEmbedder(Pluggable, BaseEstimator, family="embedder"):
     """Base class of region embedders: an image and its regions in, one vector per region out.
 
     Like the guidance providers, an embedder stores only its parameters (models are loaded
@@ -42,13 +42,6 @@ class RegionEmbedder(BaseEstimator):
            [1., 1., 1.]])
     """
 
-    registry = Registry("embedder")
-
-    def __init_subclass__(cls, name=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            RegionEmbedder.registry.add(name, cls)
-
     def embed(self, image, regions):
         """Vectors of the regions of one validated image.
 
@@ -65,10 +58,6 @@ class RegionEmbedder(BaseEstimator):
         """
         raise NotImplementedError
 
-    def validate(self):
-        """Check the parameters (called before any embedding); returns self."""
-        return self
-
 
 def resolve_embedder(embedder):
     """A validated embedder from a name (``"colour"``, ``"dino"``) or a :class:`RegionEmbedder`.
@@ -79,14 +68,7 @@ def resolve_embedder(embedder):
     >>> type(resolve_embedder("colour")).__name__
     'ColourTextureEmbedder'
     """
-    if isinstance(embedder, str):
-        return RegionEmbedder.registry.create(embedder).validate()
-    if isinstance(embedder, RegionEmbedder):
-        return embedder.validate()
-    raise TypeError(
-        f"embedder must be one of {RegionEmbedder.registry.names()} or a RegionEmbedder "
-        f"instance, got {embedder!r}"
-    )
+    return RegionEmbedder.registry.resolve(embedder)
 
 
 def region_sums(regions, values, n_regions):

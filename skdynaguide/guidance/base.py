@@ -1,16 +1,16 @@
-"""The guidance-provider interface (SPEC §2) and the string → provider resolution."""
+"""The guidance-provider interface and the string → provider resolution."""
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from .._image import check_image, relabel_consecutive
-from .._registry import Registry
+from .._registry import Pluggable
 
 __all__ = ["GuidanceProvider", "resolve_guidance"]
 
 
-class GuidanceProvider(BaseEstimator):
+class GuidanceProvider(Pluggable, BaseEstimator, family="guidance"):
     """Base class of guidance providers: an image in, a coarse (H, W) label map out.
 
     A provider is a light object that stores only its parameters, so that
@@ -39,13 +39,6 @@ class GuidanceProvider(BaseEstimator):
     >>> Halves()(np.zeros((2, 4, 3))).tolist()
     [[0, 0, 1, 1], [0, 0, 1, 1]]
     """
-
-    registry = Registry("guidance")
-
-    def __init_subclass__(cls, name=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            GuidanceProvider.registry.add(name, cls)
 
     def segment(self, image, random_state=None):
         """Label map of one validated image.
@@ -124,15 +117,4 @@ def resolve_guidance(guidance):
     >>> resolve_guidance("none") is None
     True
     """
-    if guidance is None:
-        return None
-    if isinstance(guidance, str):
-        if guidance.lower() == "none":
-            return None
-        return GuidanceProvider.registry.create(guidance)
-    if isinstance(guidance, GuidanceProvider):
-        return guidance
-    raise TypeError(
-        f"guidance must be None, one of {GuidanceProvider.registry.names() + ['none']} or a "
-        f"GuidanceProvider instance, got {guidance!r}"
-    )
+    return GuidanceProvider.registry.resolve(guidance, none=True)

@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 
 from .._image import check_scalar_float
-from .._registry import Registry
+from .._registry import Pluggable
 
 __all__ = ["ContinuityLoss", "HuberContinuity", "L1Continuity", "resolve_continuity"]
 
 
-class ContinuityLoss(BaseEstimator):
+class ContinuityLoss(Pluggable, BaseEstimator, family="continuity loss"):
     """Base class: subclasses define :meth:`penalty` and register a name.
 
     Parameters
@@ -43,13 +43,6 @@ class ContinuityLoss(BaseEstimator):
     >>> float(SquaredContinuity()(torch.tensor([[[[0.0, 2.0]]]])))
     4.0
     """
-
-    registry = Registry("continuity loss")
-
-    def __init_subclass__(cls, name=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            ContinuityLoss.registry.add(name, cls)
 
     def __init__(self, diagonal=False, anti_diagonal=False):
         self.diagonal = diagonal
@@ -169,11 +162,4 @@ def resolve_continuity(continuity):
     >>> resolve_continuity("l1")
     L1Continuity()
     """
-    if isinstance(continuity, str):
-        return ContinuityLoss.registry.create(continuity).validate()
-    if isinstance(continuity, ContinuityLoss):
-        return continuity.validate()
-    raise TypeError(
-        "continuity must be a name in "
-        f"{ContinuityLoss.registry.names()} or a ContinuityLoss instance, got {continuity!r}"
-    )
+    return ContinuityLoss.registry.resolve(continuity)

@@ -6,17 +6,15 @@ DynaSeg-SCF uses ``w = α/q'``; DFC a fixed ``μ``.
 """
 from __future__ import annotations
 
-import numbers
-
 from sklearn.base import BaseEstimator
 
 from .._image import check_scalar_float
-from .._registry import Registry
+from .._registry import Pluggable
 
 __all__ = ["DynamicWeight", "FSFWeight", "SCFWeight", "FixedWeight", "resolve_weighting"]
 
 
-class DynamicWeight(BaseEstimator):
+class DynamicWeight(Pluggable, BaseEstimator, family="weighting"):
     """Base class: ``weight(n_labels)`` returns the continuity weight for ``q'`` clusters.
 
     Examples
@@ -33,19 +31,8 @@ class DynamicWeight(BaseEstimator):
     (2.5, 5.0)
     """
 
-    registry = Registry("weighting")
-
-    def __init_subclass__(cls, name=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            DynamicWeight.registry.add(name, cls)
-
     def __call__(self, n_labels):
         raise NotImplementedError
-
-    def validate(self):
-        """Check the parameters; called by the estimator in ``fit``. Returns self."""
-        return self
 
 
 class _AlphaWeight(DynamicWeight):
@@ -135,16 +122,4 @@ def resolve_weighting(weighting, alpha):
     >>> resolve_weighting(5, alpha=15)(30)
     5.0
     """
-    if isinstance(weighting, str):
-        weight = DynamicWeight.registry.create(weighting)
-        if hasattr(weight, "alpha"):
-            weight.set_params(alpha=alpha)
-        return weight.validate()
-    if isinstance(weighting, numbers.Real) and not isinstance(weighting, bool):
-        return FixedWeight(mu=weighting).validate()
-    if isinstance(weighting, DynamicWeight):
-        return weighting.validate()
-    raise TypeError(
-        f"weighting must be one of {DynamicWeight.registry.names()}, a number (fixed mu) "
-        f"or a DynamicWeight instance, got {weighting!r}"
-    )
+    return DynamicWeight.registry.resolve(weighting, params=dict(alpha=alpha), number=FixedWeight)
