@@ -3,8 +3,8 @@
 :class:`ResNetFPN` is the recipe (``network="resnet18-fpn"`` or ``network=ResNetFPN(...)``);
 :class:`ResNetFPNNet` the module it builds for every image. The pretrained backbone is
 loaded once through transformers and cached outside the estimator (as the guidance
-providers' models are, :mod:`skdynaguide.guidance._hub`); each image trains its own deep
-copy, so the cached weights are never modified and never pickled with an estimator.
+providers' models are); each image trains its own deep copy, so the cached weights are never
+modified and never pickled with an estimator.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _hub
 from ._image import IMAGENET_MEAN, IMAGENET_STD, check_scalar_int
-from .guidance import _hub
 from .network import NetworkBuilder
 
 __all__ = ["ResNetFPN", "ResNetFPNNet"]

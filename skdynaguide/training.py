@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ._image import relabel_consecutive
 from .losses import FeatureSimilarityLoss, GuidanceLoss, ScribbleLoss
 from .losses.guidance import IGNORE
-from .guidance.segformer import upsampled_argmax
+from ._upsampling import upsampled_argmax
 from .network import CNNBuilder
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count

@@ -10,13 +10,8 @@ import torch
 from sklearn.base import clone
 
 from conftest import FAST, make_quadrants
-from skdynaguide import DynaGuideSegmenter
-from skdynaguide.guidance import (
-    DiffSegGuidance,
-    WeightsNotFoundError,
-    _hub,
-    resolve_guidance,
-)
+from skdynaguide import DynaGuideSegmenter, _hub
+from skdynaguide.guidance import DiffSegGuidance, WeightsNotFoundError, resolve_guidance
 from skdynaguide.guidance import _diffseg_ops as ops
 from skdynaguide.guidance.diffseg import capture_self_attention
 

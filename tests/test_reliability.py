@@ -25,7 +25,8 @@ from skdynaguide._resources import (TrainingMemoryError, available_bytes, check_
 from skdynaguide import cli
 from skdynaguide.cli import main
 from skdynaguide.evaluation import evaluate
-from skdynaguide.guidance import GuidanceProvider, PrecomputedGuidance, _hub
+from skdynaguide import _hub
+from skdynaguide.guidance import GuidanceProvider, PrecomputedGuidance
 from skdynaguide.losses import FixedWeight, L1Continuity
 from skdynaguide.matching import resolve_matching
 from skdynaguide.network import CNNBuilder

@@ -10,8 +10,8 @@ import torch
 from sklearn.base import clone
 
 from conftest import FAST, make_quadrants
-from skdynaguide import DynaGuideSegmenter, ResNetFPN
-from skdynaguide.guidance import WeightsNotFoundError, _hub, clear_model_cache
+from skdynaguide import DynaGuideSegmenter, ResNetFPN, _hub
+from skdynaguide.guidance import WeightsNotFoundError, clear_model_cache
 from skdynaguide.metrics import hungarian_miou
 from skdynaguide.network import resolve_network
 from skdynaguide.resnet_fpn import ResNetFPNNet

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from sklearn.base import clone
 
 from conftest import FAST, make_quadrants
-from skdynaguide import DynaGuideSegmenter
+from skdynaguide import DynaGuideSegmenter, _hub
 from skdynaguide._image import check_image, relabel_consecutive
-from skdynaguide.guidance import SegFormerGuidance, WeightsNotFoundError, _hub, resolve_guidance
-from skdynaguide.guidance.segformer import upsampled_argmax
+from skdynaguide._upsampling import upsampled_argmax
+from skdynaguide.guidance import SegFormerGuidance, WeightsNotFoundError, resolve_guidance
 
 pytest.importorskip("transformers")  # the segformer extra; the test extra installs it
 

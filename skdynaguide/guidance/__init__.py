@@ -11,7 +11,7 @@ Pretrained priors, loaded lazily through optional extras: :class:`SegFormerGuida
 Their models are cached outside the providers (:func:`clear_model_cache` frees them); missing
 weights raise :class:`WeightsNotFoundError` with instructions to supply them offline.
 """
-from ._hub import WeightsNotFoundError, clear_model_cache
+from .._hub import WeightsNotFoundError, clear_model_cache
 from .base import GuidanceProvider, compute_guidance, resolve_guidance
 from .diffseg import DiffSegGuidance
 from .fcm import FCMGuidance

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import _hub
 from .._device import resolve_device
 from .._image import check_scalar_float, check_scalar_int
 from . import _diffseg_ops as ops
-from . import _hub
 from .base import GuidanceProvider
 
 __all__ = ["DiffSegGuidance"]

@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .. import _hub
 from .._device import resolve_device
 from .._image import check_scalar_int
-from . import _hub
+from .._upsampling import upsampled_argmax
 from .base import GuidanceProvider
 
 __all__ = ["SegFormerGuidance"]
@@ -163,33 +163,3 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
             maps.extend(upsampled_argmax(lg, im.shape[:2]) for lg, im in zip(logits, batch))
         return maps
 
-
-def upsampled_argmax(logits, size, chunk=16):
-    """Argmax over classes of logits bilinearly upsampled to ``size``, in class chunks.
-
-    Equal to ``interpolate(logits, size, "bilinear").argmax(0)`` but only ``chunk`` upsampled
-    class maps are held at a time (150 ADE20K classes at full resolution would be 150 ×
-    H × W floats).
-
-    Parameters
-    ----------
-    logits : tensor of shape (L, h, w)
-    size : (int, int)
-        Output ``(H, W)``.
-
-    Returns
-    -------
-    labels : ndarray of shape (H, W), dtype int64
-    """
-    best = best_label = None
-    for start in range(0, logits.shape[0], chunk):
-        part = logits[None, start:start + chunk].float()
-        up = F.interpolate(part, size=tuple(size), mode="bilinear", align_corners=False)[0]
-        value, index = up.max(dim=0)
-        if best is None:
-            best, best_label = value, index
-        else:
-            better = value > best  # ties keep the lower class, as argmax does
-            best = torch.where(better, value, best)
-            best_label = torch.where(better, index + start, best_label)
-    return best_label.cpu().numpy().astype(np.int64)

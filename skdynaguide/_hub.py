@@ -1,11 +1,14 @@
-"""Lazy loading of pretrained priors: optional imports, the model cache, clear offline errors.
+"""Lazy loading of pretrained models: optional imports, the model cache, clear offline errors.
 
-The providers that need pretrained weights (:class:`~skdynaguide.guidance.SegFormerGuidance`,
-:class:`~skdynaguide.guidance.DiffSegGuidance`) store only their parameters. The models they
+The parts that need pretrained weights (the guidance providers
+:class:`~skdynaguide.guidance.SegFormerGuidance` and
+:class:`~skdynaguide.guidance.DiffSegGuidance`, the network builder
+:class:`~skdynaguide.ResNetFPN`, the region embedder
+:class:`~skdynaguide.embedding.DINOEmbedder`) store only their parameters. The models they
 load live here, in one module-level cache keyed by what determines the weights in memory
-(provider kind, checkpoint, device, dtype, cache directory), so that :func:`sklearn.base.clone`,
-``GridSearchCV`` and :mod:`pickle` never copy or serialise a model, and two providers with
-the same checkpoint share one copy.
+(model kind, checkpoint, device, dtype, cache directory), so that :func:`sklearn.base.clone`,
+``GridSearchCV`` and :mod:`pickle` never copy or serialise a model, and two objects with the
+same checkpoint share one copy.
 """
 from __future__ import annotations
 
