@@ -17,6 +17,9 @@ Names (:data:`SCORER_NAMES`):
 ``"hungarian_miou_accumulated"``, ``"pixel_accuracy_accumulated"``
     Hungarian matching on a confusion matrix accumulated over the images (the DiffSeg /
     PiCIE COCO-Stuff convention; predicted ids must mean the same class in every image).
+``"boundary_f"``, ``"boundary_precision"``, ``"boundary_recall"``
+    Boundary F-measure, precision and recall after the BSDS boundary benchmark, with a
+    tolerance of 2 pixels, averaged over images.
 
 Examples
 --------
@@ -29,11 +32,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import make_scorer
 
-from .metrics import bsds_best_overlap, hungarian_miou, pixel_accuracy
+from .metrics import bsds_best_overlap, bsds_boundary, hungarian_miou, pixel_accuracy
 
-__all__ = ["bsds_score", "hungarian_score", "get_scorer", "SCORER_NAMES"]
+__all__ = ["bsds_score", "hungarian_score", "boundary_score", "get_scorer", "SCORER_NAMES"]
 
 _BSDS_KEYS = ("all", "fine", "coarse", "mean")
+_BOUNDARY_KEYS = ("f", "precision", "recall")
 
 
 def _per_image(y_true, y_pred):
@@ -113,6 +117,37 @@ def hungarian_score(y_true, y_pred, *, metric="miou", accumulate=False, ignore_i
                              ignore_index=ignore_index, accumulate=accumulate)
 
 
+def boundary_score(y_true, y_pred, *, which="f", tolerance=2.0):
+    """Boundary F-measure, precision or recall averaged over images, for ``make_scorer``.
+
+    Every image is scored against all its annotations at once by
+    :func:`skdynaguide.metrics.boundary_precision_recall_fscore`.
+
+    Parameters
+    ----------
+    y_true : list
+        Per image, a label map or a list (or ``(n, H, W)`` stack) of annotations.
+    y_pred : list of ndarray
+        Predicted label maps, one per image.
+    which : {"f", "precision", "recall"}, default="f"
+        The figure returned.
+    tolerance : float, default=2.0
+        Largest distance, in pixels, at which a boundary pixel still matches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.zeros((4, 8), dtype=int); truth[:, 4:] = 1
+    >>> pred = np.zeros((4, 8), dtype=int); pred[:, 5:] = 1   # the edge one pixel off
+    >>> boundary_score([truth], [pred]), boundary_score([truth], [pred], tolerance=0)
+    (1.0, 0.0)
+    """
+    if which not in _BOUNDARY_KEYS:
+        raise ValueError(f"which must be one of {_BOUNDARY_KEYS}, got {which!r}")
+    truths, preds = _per_image(y_true, y_pred)
+    return bsds_boundary(truths, preds, tolerance=tolerance)[which]
+
+
 def _build():
     scorers = {}
     for which in _BSDS_KEYS:
@@ -122,6 +157,8 @@ def _build():
         scorers[name] = make_scorer(hungarian_score, metric=metric)
         scorers[f"{name}_accumulated"] = make_scorer(hungarian_score, metric=metric,
                                                      accumulate=True)
+    for which in _BOUNDARY_KEYS:
+        scorers[f"boundary_{which}"] = make_scorer(boundary_score, which=which)
     return scorers
 
 
