@@ -100,7 +100,7 @@ def _build_parser():
                      "is refused if OUTDIR/segmenter.txt records other options)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
-    from .evaluation import PROTOCOLS
+    from ._protocols import PROTOCOLS
 
     ev = commands.add_parser(
         "evaluate",
@@ -202,13 +202,13 @@ def _segment_file(source, outdir, segmenter, threads):
 def _check_options(outdir, segmenter, args):
     """Record the options in ``OUTDIR/segmenter.txt``; False when going on would mix label
     maps made with other options in one folder (reported on stderr)."""
-    from .evaluation import _parameter_record
+    from ._records import parameter_record
 
     existing = len(list(outdir.glob("*_labels.png"))) if outdir.is_dir() else 0
     unrecorded = not (outdir / "segmenter.txt").exists()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
-        changes = _parameter_record(outdir, segmenter, replace=args.overwrite or not existing)
+        changes = parameter_record(outdir, segmenter, replace=args.overwrite or not existing)
     except OSError as exc:
         print(f"skdynaguide segment: error: cannot write to {outdir}: {exc}", file=sys.stderr)
         return False
@@ -332,7 +332,7 @@ def _run_evaluate(args):
 
     import numpy as np
 
-    from .evaluation import _dataset_scores, _image_scores
+    from ._protocols import dataset_scores, image_scores
     from .io import read_annotations
 
     for folder in (args.predictions, args.ground_truth):
@@ -365,7 +365,7 @@ def _run_evaluate(args):
             if any(t.shape != pred.shape for t in truth):
                 raise ValueError(f"prediction {pred.shape} and ground truth "
                                  f"{truth[0].shape} differ in shape")
-            scores = _image_scores(args.protocol, truth, pred, args.relabel, ignore)
+            scores = image_scores(args.protocol, truth, pred, args.relabel, ignore)
         except (ValueError, OSError) as exc:
             failed.append((pred_path, str(exc)))
             continue
@@ -377,7 +377,7 @@ def _run_evaluate(args):
         failed.append((truths[key], "ground truth without a prediction"))
 
     if rows:
-        summary = _dataset_scores(args.protocol, annots, preds, args.relabel, ignore)
+        summary = dataset_scores(args.protocol, annots, preds, args.relabel, ignore)
         print(f"protocol {args.protocol}{' (connected components)' if args.relabel else ''}, "
               f"{len(rows)} image(s)")
         for name, value in summary.items():

@@ -1,8 +1,7 @@
-"""Segment a dataset and score it under a named protocol (SPEC §3)."""
+"""Segment a dataset and score it under a named protocol."""
 from __future__ import annotations
 
 import os
-import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -10,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import bsds_best_overlap, hungarian_miou, pixel_accuracy
-from .scoring import _per_image, hungarian_score
+from ._protocols import PROTOCOLS, dataset_scores, image_scores
+from ._records import parameter_record
+from .scoring import _per_image
 
 __all__ = ["evaluate", "Evaluation", "PROTOCOLS"]
-
-#: Protocol names accepted by :func:`evaluate`.
-PROTOCOLS = ("bsds", "hungarian", "hungarian-accumulated")
 
 
 @dataclass
@@ -145,7 +142,7 @@ def evaluate(segmenter, images, y, *, protocol="bsds", relabel=False, ignore_ind
             row = dict(index=i, source=source, height=labels.shape[0], width=labels.shape[1],
                        n_segments=int(len(np.unique(labels))), seconds=seconds,
                        resumed=resumed)
-            row.update(_image_scores(protocol, truths[i], labels, relabel, ignore_index))
+            row.update(image_scores(protocol, truths[i], labels, relabel, ignore_index))
         except Exception as exc:  # noqa: BLE001 - a long job reports and goes on
             if on_error == "raise" or isinstance(exc, _ResumeMismatch):
                 raise
@@ -167,7 +164,7 @@ def evaluate(segmenter, images, y, *, protocol="bsds", relabel=False, ignore_ind
         warnings.warn(f"{len(result.failed)} of {len(images)} images failed and are left out "
                       f"of the scores (Evaluation.failed lists them): {listed}{more}",
                       UserWarning, stacklevel=2)
-    result.summary = _dataset_scores(protocol, [truths[i] for i in kept], result.labels,
+    result.summary = dataset_scores(protocol, [truths[i] for i in kept], result.labels,
                                      relabel, ignore_index)
     result.summary["n_images"] = len(kept)
     result.summary["n_failed"] = len(result.failed)
@@ -196,44 +193,10 @@ def _output_keys(images):
     return keys
 
 
-def _fingerprint(segmenter):
-    """The segmenter's parameters as text, stable across processes (no memory addresses)."""
-    params = segmenter.get_params(deep=False) if hasattr(segmenter, "get_params") else {}
-    text = "\n".join(f"{name}={params[name]!r}" for name in sorted(params))
-    return f"{type(segmenter).__name__}\n" + re.sub(r" at 0x[0-9a-fA-F]+", "", text)
-
-
-def _parameter_record(folder, segmenter, replace=False):
-    """Check ``segmenter`` against the parameters recorded in ``folder/segmenter.txt``.
-
-    Returns ``None`` when the record matches, or was absent or ``replace`` is true (then it
-    is written, atomically); else the differences as text, one ``name: recorded -> now`` per
-    parameter, so that a caller can refuse to mix outputs of two configurations.
-    """
-    from .io import _atomic_save
-
-    record = Path(folder) / "segmenter.txt"
-    fingerprint = _fingerprint(segmenter)
-    if record.exists() and not replace:
-        recorded = record.read_text()
-        if recorded == fingerprint:
-            return None
-        old, new = (dict(line.partition("=")[::2] for line in text.splitlines()[1:])
-                    for text in (recorded, fingerprint))
-        changes = [f"{name}: {old.get(name, '(absent)')} -> {new.get(name, '(absent)')}"
-                   for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
-        recorded_class = (recorded.splitlines() or [""])[0]
-        if recorded_class != type(segmenter).__name__:
-            changes.insert(0, f"class: {recorded_class} -> {type(segmenter).__name__}")
-        return "; ".join(changes) or "the record is not in the expected format"
-    _atomic_save(record, lambda tmp: Path(tmp).write_text(fingerprint))
-    return None
-
-
 def _prepare_output_dir(output_dir, segmenter):
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    changes = _parameter_record(output_dir, segmenter)
+    changes = parameter_record(output_dir, segmenter)
     if changes is not None:
         raise _ResumeMismatch(
             f"{output_dir} holds labels made by a segmenter with other parameters ({changes}; "
@@ -244,7 +207,7 @@ def _prepare_output_dir(output_dir, segmenter):
 
 def _labels_of(segmenter, image, output_dir, key):
     """(labels, seconds, resumed) of one image, loaded from ``output_dir`` when saved."""
-    from .io import _atomic_save, read_image
+    from .io import atomic_save, read_image
 
     saved = None if output_dir is None else output_dir / f"{key}.npy"
     if saved is not None and saved.exists():
@@ -261,22 +224,5 @@ def _labels_of(segmenter, image, output_dir, key):
             with open(tmp, "wb") as handle:
                 np.save(handle, labels, allow_pickle=False)
 
-        _atomic_save(saved, save)
+        atomic_save(saved, save)
     return labels, seconds, False
-
-
-def _image_scores(protocol, annotations, labels, relabel, ignore_index):
-    if protocol == "bsds":
-        return bsds_best_overlap(annotations, labels, relabel=relabel)
-    preds = [labels] * len(annotations)
-    return dict(miou=hungarian_miou(annotations, preds, ignore_index=ignore_index),
-                accuracy=pixel_accuracy(annotations, preds, ignore_index=ignore_index))
-
-
-def _dataset_scores(protocol, truths, labels, relabel, ignore_index):
-    if protocol == "bsds":
-        return bsds_best_overlap(truths, labels, relabel=relabel)
-    accumulate = protocol == "hungarian-accumulated"
-    return {name: hungarian_score(truths, labels, metric=metric, accumulate=accumulate,
-                                  ignore_index=ignore_index)
-            for name, metric in (("miou", "miou"), ("accuracy", "accuracy"))}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_image", "write_labels", "write_rgb", "read_annotations", "remove_partial_files",
-           "BUNDLED_IMAGES", "IMAGE_SUFFIXES", "LABEL_SUFFIXES"]
+__all__ = ["read_image", "write_labels", "write_rgb", "read_annotations", "atomic_save",
+           "remove_partial_files", "BUNDLED_IMAGES", "IMAGE_SUFFIXES", "LABEL_SUFFIXES"]
 
 #: Photographs bundled with scikit-image that the command line accepts by name.
 BUNDLED_IMAGES = ("astronaut", "chelsea", "coffee", "camera", "rocket", "immunohistochemistry")
@@ -62,12 +62,33 @@ def read_image(source):
         raise ValueError(f"{path}: not a readable image ({exc})") from None
 
 
-def _atomic_save(path, save):
+def atomic_save(path, save):
     """Write through a temporary file in the same folder, then rename over ``path``.
 
     The rename (:func:`os.replace`) is atomic on one file system, so ``path`` is either
     absent, its old content, or complete: a process killed at any moment leaves at most a
     hidden ``.<name>.<random>.part`` file, which :func:`remove_partial_files` deletes.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; its folder is created if needed.
+    save : callable
+        ``save(tmp)`` writes the whole content to the temporary file name ``tmp``.
+
+    Returns
+    -------
+    path : Path
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from skdynaguide.io import atomic_save
+    >>> path = atomic_save(os.path.join(tempfile.mkdtemp(), "notes.txt"),
+    ...                    lambda tmp: Path(tmp).write_text("done"))
+    >>> path.read_text(), sorted(os.listdir(path.parent))
+    ('done', ['notes.txt'])
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +148,7 @@ def write_labels(path, labels):
         raise ValueError("label values must lie in 0..65535 to be stored as PNG")
     dtype = np.uint8 if labels.max() <= 255 else np.uint16
     array = np.ascontiguousarray(labels.astype(dtype))
-    return _atomic_save(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    return atomic_save(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def write_rgb(path, image):
@@ -145,7 +166,7 @@ def write_rgb(path, image):
 
     array = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
     fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
-    return _atomic_save(path, lambda tmp: Image.fromarray(array).save(tmp, format=fmt))
+    return atomic_save(path, lambda tmp: Image.fromarray(array).save(tmp, format=fmt))
 
 
 #: File suffixes read as label maps by :func:`read_annotations`.
