@@ -1,4 +1,4 @@
-"""Expressing the guide in the network's channel space: ``P`` → ``P̃`` (SPEC §1).
+"""Expressing the guide in the network's channel space: ``P`` → ``P̃``.
 
 The guidance map ``P`` holds arbitrary segment ids 0..K-1 while the network's clusters are
 channels 0..q-1 whose meaning drifts during training. Before each guidance loss the guide is

@@ -1,4 +1,4 @@
-"""Guidance providers (SPEC §2): an image in, a coarse global label map out.
+"""Guidance providers: an image in, a coarse global label map out.
 
 Weight-free providers work offline: :class:`FelzenszwalbGuidance`, :class:`SLICGuidance`,
 :class:`KMeansGuidance`, :class:`FCMGuidance` (IL2Vseg's spatially constrained fuzzy

@@ -122,16 +122,12 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     ``(64, 64, 64, 64)`` tensor takes 64 MiB, the chunked KL 16 MiB per chunk of 1024
     distributions (instead of 256 × 4096 × 4096 values), k-means a 64 MiB copy on the CPU.
 
-    Cost, float32 on the CPU, measured by
-    ``OMP_NUM_THREADS=1 python benchmarks/bench_guidance_cost.py --providers diffseg``: the
-    SD v1.4 weights cannot be downloaded here, so a randomly initialised UNet of SD v1.4's
-    size (860 M parameters) and an SD-size VAE are saved and loaded back through this class
-    (random weights cost the same as trained ones). On this project's 2-core machine, one
-    thread, while other jobs shared the CPU (an upper bound): **41 s per 512² window**,
-    process peak RSS 4.70 GiB of which 3.62 GiB were reached by loading (torch, the
-    libraries and the models), so about 1.1 GiB of working memory for the VAE, the UNet pass
-    and DiffSeg. No GPU was available for this measurement; in float16 the models' weights
-    take about 1.8 GiB.
+    Cost: ``OMP_NUM_THREADS=1 python benchmarks/bench_guidance_cost.py --providers
+    diffseg`` measures the seconds per 512² window and the peak memory (float32 on the CPU)
+    with a randomly initialised UNet of SD v1.4's size (860 M parameters) and an SD-size VAE
+    saved and loaded back through this class, since random weights cost the same as trained
+    ones; the figures are in ``benchmarks/RESULTS.md``. Most of the peak is reached by
+    loading the libraries and the models; in float16 the models' weights take about 1.8 GiB.
 
     References
     ----------

@@ -1,4 +1,4 @@
-"""IL2Vseg's low-level colour cue as a weight-free guidance provider (SPEC §2 and §4).
+"""IL2Vseg's low-level colour cue as a weight-free guidance provider.
 
 Spatially constrained fuzzy c-means on pixel colours (memberships smoothed by their 3×3
 neighbourhood sums, centres updated with the smoothed memberships), followed by a Gaussian
@@ -223,10 +223,9 @@ class FCMGuidance(GuidanceProvider, name="fcm"):
     as with :class:`KMeansGuidance`: after the propagation a pixel's label depends mostly
     on its colour, the spatial constraint acting through the memberships and the centres.
 
-    About 0.5 s for a 321×481 image on one free CPU core with the defaults (0.7–0.95 s with
-    the machine's two cores busy), measured by::
-
-        OMP_NUM_THREADS=1 python benchmarks/bench_family.py
+    Its cost per image and its quality as a guide are measured by
+    ``OMP_NUM_THREADS=1 python benchmarks/bench_family.py`` (figures in
+    ``benchmarks/RESULTS.md``).
 
     Parameters
     ----------

@@ -70,15 +70,11 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
     Output: an (H, W) map at the image's full resolution; its detail is that of the logits,
     ``resolution / 4`` per side (128 × 128 for the default), interpolated before the argmax.
 
-    Cost per 512 × 512 image, float32 on the CPU, measured by
-    ``OMP_NUM_THREADS=1 python benchmarks/bench_guidance_cost.py --providers segformer``: the
-    real b0 weights cannot be downloaded here, so a randomly initialised model of b0's size
-    (``SegformerConfig()`` defaults: hidden sizes 32/64/160/256, depths 2/2/2/2, decoder 256,
-    150 classes; 3.75 M parameters) is saved and loaded back through this class (random
-    weights cost the same as trained ones). On this project's 2-core machine, one thread,
-    while other jobs shared the CPU (an upper bound): **1.3 s per image**, process peak RSS
-    0.72 GiB (torch, transformers and the model included; 0.43 GiB after loading). No GPU was
-    available for this measurement.
+    Cost: ``OMP_NUM_THREADS=1 python benchmarks/bench_guidance_cost.py --providers
+    segformer`` measures the seconds per 512 × 512 image and the peak memory (float32 on the
+    CPU) with a randomly initialised model of b0's size (``SegformerConfig()`` defaults:
+    3.75 M parameters) saved and loaded back through this class, since random weights cost
+    the same as trained ones; the figures are in ``benchmarks/RESULTS.md``.
 
     References
     ----------

@@ -1,4 +1,4 @@
-"""The loss terms of DynaGuide and its family (SPEC §1, step 3).
+"""The loss terms of DynaGuide and its family.
 
 ``L = L_sim + w(q') · L_con + g(q') · L_gp``: :class:`FeatureSimilarityLoss` is ``L_sim``,
 a :class:`ContinuityLoss` is ``L_con``, :class:`GuidanceLoss` is ``L_gp`` and the dynamic

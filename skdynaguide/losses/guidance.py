@@ -1,4 +1,4 @@
-"""Guidance loss ``L_gp`` (SPEC §1): the response against the guide in channel space."""
+"""Guidance loss ``L_gp``: the response against the guide in channel space."""
 from __future__ import annotations
 
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""DCN's modularity loss (SPEC §4): soft cluster assignments against a feature-affinity graph.
+"""DCN's modularity loss: soft cluster assignments against a feature-affinity graph.
 
 ``L_mod = -Q`` with the modularity of the soft partition
 

@@ -1,4 +1,4 @@
-"""DFC's scribble loss ``L_scr`` (SPEC §4): cross-entropy on the pixels a user labelled."""
+"""DFC's scribble loss ``L_scr``: cross-entropy on the pixels a user labelled."""
 from __future__ import annotations
 
 from .guidance import IGNORE, GuidanceLoss

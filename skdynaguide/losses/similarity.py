@@ -1,4 +1,4 @@
-"""Feature similarity loss ``L_sim`` (SPEC §1): the response against its own argmax."""
+"""Feature similarity loss ``L_sim``: the response against its own argmax."""
 from __future__ import annotations
 
 import torch.nn.functional as F

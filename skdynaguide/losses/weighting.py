@@ -1,4 +1,4 @@
-"""Dynamic weights ``w(q')`` of the continuity term (SPEC §1 and DynaSeg).
+"""Dynamic weights ``w(q')`` of the continuity term (DynaGuide and DynaSeg).
 
 ``q'`` is the number of distinct clusters in the current argmax. DynaGuide and DynaSeg-FSF
 use ``w = q'/α`` (strong smoothing while there are many clusters, fading as they merge);
