@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._labels import annotations_per_image
 from ._protocols import PROTOCOLS, dataset_scores, image_scores
 from ._records import parameter_record
-from .scoring import _per_image
 
 __all__ = ["evaluate", "Evaluation", "PROTOCOLS"]
 
@@ -123,7 +123,7 @@ def evaluate(segmenter, images, y, *, protocol="bsds", relabel=False, ignore_ind
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     if not isinstance(images, (list, tuple)) or not images:
         raise TypeError("images must be a non-empty list of images or image files")
-    truths, _ = _per_image(y, [None] * len(images))
+    truths, _ = annotations_per_image(y, [None] * len(images))
     keys = _output_keys(images)
     if output_dir is not None:
         output_dir = _prepare_output_dir(output_dir, segmenter)

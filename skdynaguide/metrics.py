@@ -1,4 +1,4 @@
-"""Scores for unsupervised segmentation (SPEC §3).
+"""Scores for unsupervised segmentation.
 
 Predicted labels are arbitrary ids, so every score first matches them to the ground truth:
 
@@ -22,6 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from skimage.measure import label as _connected_components
 
 from ._image import check_label_map, check_scalar_float
+from ._labels import as_label_maps
 
 __all__ = [
     "contingency_matrix",
@@ -97,16 +98,6 @@ def _hungarian(counts):
         per_class[rows] = iou[rows, cols]
         return per_class, counts[rows, cols].sum()
     return per_class, 0
-
-
-def _as_list(y):
-    """One (H, W) map, a list of maps (of any sizes) or an (N, H, W) stack -> list of maps."""
-    if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) != 1:
-        return list(y)  # a list of maps; a list of rows (np.ndim 1) is one nested-list map
-    array = np.asarray(y)
-    if array.ndim == 3:
-        return list(array)
-    return [array]
 
 
 def _hungarian_scores(y_true, y_pred, ignore_index, accumulate):
@@ -237,7 +228,7 @@ def best_overlap_miou(y_true, y_pred, *, ignore_index=None):
 
 
 def _align(y_true, y_pred):
-    trues, preds = _as_list(y_true), _as_list(y_pred)
+    trues, preds = as_label_maps(y_true), as_label_maps(y_pred)
     if len(trues) != len(preds):
         raise ValueError(f"{len(trues)} ground-truth maps but {len(preds)} predictions")
     return trues, preds
@@ -272,14 +263,14 @@ def bsds_best_overlap(annotations, y_pred, *, relabel=False, connectivity=1):
     >>> s["fine"], s["coarse"]
     (1.0, 0.5)
     """
-    preds = _as_list(y_pred)
+    preds = as_label_maps(y_pred)
     single = len(preds) == 1 and not _is_nested(annotations)
     per_image = [annotations] if single else list(annotations)
     if len(per_image) != len(preds):
         raise ValueError(f"annotations for {len(per_image)} images but {len(preds)} predictions")
     pooled = {"all": [], "fine": [], "coarse": []}
     for annots, pred in zip(per_image, preds):
-        annots = _as_list(annots)
+        annots = as_label_maps(annots)
         if not annots:
             raise ValueError("an image has no annotations")
         if relabel:
@@ -418,7 +409,8 @@ def boundary_precision_recall_fscore(annotations, y_pred, *, tolerance=2.0):
     """
     tolerance = check_scalar_float(tolerance, "tolerance", min_value=0.0)
     empty_list = isinstance(annotations, (list, tuple)) and not annotations
-    annots = [] if empty_list else _as_list(annotations)  # _as_list([]) is one empty map
+    # as_label_maps([]) would be one empty map, not an empty list of annotations
+    annots = [] if empty_list else as_label_maps(annotations)
     if not annots:  # an empty list or a (0, H, W) stack
         raise ValueError("annotations is empty: give at least one (H, W) annotation")
     pred = _boundaries(check_label_map(y_pred, name="y_pred"))
@@ -487,7 +479,7 @@ def bsds_boundary(annotations, y_pred, *, tolerance=2.0):
     >>> bsds_boundary([truth, truth], [good, flat])
     {'precision': 1.0, 'recall': 0.5, 'f': 0.5}
     """
-    preds = _as_list(y_pred)
+    preds = as_label_maps(y_pred)
     single = len(preds) == 1 and not _is_nested(annotations)
     per_image = [annotations] if single else list(annotations)
     if len(per_image) != len(preds):

@@ -21,7 +21,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._image import check_images, check_label_map, check_scalar_int, relabel_consecutive
 from .embedding import resolve_embedder
-from .metrics import _as_list, hungarian_miou, pixel_accuracy, relabel_connected
+from ._labels import as_label_maps
+from .metrics import hungarian_miou, pixel_accuracy, relabel_connected
 
 __all__ = ["RegionClassifier", "RegionData", "repeated_scores", "RepeatedScores", "cluster_regions"]
 
@@ -387,7 +388,7 @@ def repeated_scores(classifier, images, label_maps, y, *, n_repeats=5, ignore_in
         raise TypeError(f"classifier must be a RegionClassifier, got {type(classifier).__name__}")
     n_repeats = check_scalar_int(n_repeats, "n_repeats", min_value=1)
     data = classifier.embed_regions(images, label_maps)
-    truths = _as_list(y) if data.is_batch else [y]
+    truths = as_label_maps(y) if data.is_batch else [y]
     if len(truths) != len(data.regions):
         raise ValueError(f"y has {len(truths)} maps for {len(data.regions)} images")
     _check_enough_regions(classifier.n_classes, data)

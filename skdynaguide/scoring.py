@@ -9,7 +9,7 @@ maps. Images may differ in size.
 Names (:data:`SCORER_NAMES`):
 
 ``"bsds_all"``, ``"bsds_fine"``, ``"bsds_coarse"``, ``"bsds_mean"``
-    Best-overlap segment mIoU of the BSD500 protocol (SPEC §3), pooled over images;
+    Best-overlap segment mIoU of the BSD500 protocol, pooled over images;
     ``"bsds_all"`` is what :meth:`DynaGuideSegmenter.score` returns. Append ``"_cc"`` to
     relabel predictions into connected components first.
 ``"hungarian_miou"``, ``"pixel_accuracy"``
@@ -32,32 +32,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import make_scorer
 
+from ._labels import annotations_per_image
 from .metrics import bsds_best_overlap, bsds_boundary, hungarian_miou, pixel_accuracy
 
 __all__ = ["bsds_score", "hungarian_score", "boundary_score", "get_scorer", "SCORER_NAMES"]
 
 _BSDS_KEYS = ("all", "fine", "coarse", "mean")
 _BOUNDARY_KEYS = ("f", "precision", "recall")
-
-
-def _per_image(y_true, y_pred):
-    """(list of per-image annotation lists, list of predictions), checked for length."""
-    preds = y_pred if isinstance(y_pred, list) else [y_pred]
-    if isinstance(y_true, np.ndarray):
-        # one image: its map or (n, H, W) annotation stack; several: one map per image
-        y_true = [y_true] if len(preds) == 1 else list(y_true)
-    elif len(preds) == 1 and len(y_true) and np.ndim(y_true[0]) == 1:
-        y_true = [y_true]  # one map written as nested lists
-    if len(y_true) != len(preds):
-        raise ValueError(f"y has {len(y_true)} entries for {len(preds)} images")
-    truths = []
-    for truth in y_true:
-        if isinstance(truth, (list, tuple)) and np.ndim(truth[0]) == 2:
-            truths.append(list(truth))
-        else:
-            array = np.asarray(truth)
-            truths.append(list(array) if array.ndim == 3 else [array])
-    return truths, preds
 
 
 def bsds_score(y_true, y_pred, *, which="all", relabel=False):
@@ -82,7 +63,7 @@ def bsds_score(y_true, y_pred, *, which="all", relabel=False):
     """
     if which not in _BSDS_KEYS:
         raise ValueError(f"which must be one of {_BSDS_KEYS}, got {which!r}")
-    truths, preds = _per_image(y_true, y_pred)
+    truths, preds = annotations_per_image(y_true, y_pred)
     return bsds_best_overlap(truths, preds, relabel=relabel)[which]
 
 
@@ -111,7 +92,7 @@ def hungarian_score(y_true, y_pred, *, metric="miou", accumulate=False, ignore_i
     functions = {"miou": hungarian_miou, "accuracy": pixel_accuracy}
     if metric not in functions:
         raise ValueError(f"metric must be one of {sorted(functions)}, got {metric!r}")
-    truths, preds = _per_image(y_true, y_pred)
+    truths, preds = annotations_per_image(y_true, y_pred)
     pairs = [(t, p) for annots, p in zip(truths, preds) for t in annots]
     return functions[metric]([t for t, _ in pairs], [p for _, p in pairs],
                              ignore_index=ignore_index, accumulate=accumulate)
@@ -144,7 +125,7 @@ def boundary_score(y_true, y_pred, *, which="f", tolerance=2.0):
     """
     if which not in _BOUNDARY_KEYS:
         raise ValueError(f"which must be one of {_BOUNDARY_KEYS}, got {which!r}")
-    truths, preds = _per_image(y_true, y_pred)
+    truths, preds = annotations_per_image(y_true, y_pred)
     return bsds_boundary(truths, preds, tolerance=tolerance)[which]
 
 
