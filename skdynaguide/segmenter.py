@@ -1,7 +1,14 @@
-"""The DynaGuide estimator: validation, dispatch and storage around :func:`segment_image`."""
+"""The DynaGuide estimator: validation, dispatch and storage around the training loop.
+
+:class:`DynaGuideSegmenter` validates its parameters, resolves them once into a
+:class:`~skdynaguide.config.TrainingConfig`, computes the guidance maps, plans the batches
+and hands each to :func:`skdynaguide.training.train`, in joblib workers when ``n_jobs``
+asks for them; then it stores the results.
+"""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import warnings
 
@@ -13,6 +20,9 @@ from sklearn.utils import check_random_state
 
 from ._device import resolve_device
 from ._image import check_images, check_scalar_float, check_scalar_int
+from ._resources import check_training_memory
+from .batched import batch_plan
+from .config import TrainingConfig, TrainingImage
 from .guidance import compute_guidance, resolve_guidance
 from .losses import ModularityLoss, resolve_continuity, resolve_weighting
 from .matching import resolve_matching
@@ -20,9 +30,7 @@ from .network import resolve_network
 from .presets import PRESETS
 from .scoring import bsds_score
 from .scribbles import check_scribbles
-from ._resources import check_training_memory
-from .batched import batch_plan, is_stackable, segment_batch
-from .training import _is_uniform, segment_image, training_shape
+from .training import train
 
 __all__ = ["DynaGuideSegmenter"]
 
@@ -329,7 +337,11 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     # -- validation -------------------------------------------------------------------
 
     def _resolve(self):
-        """Validate the parameters and resolve strings to objects (called by fit/predict)."""
+        """The validated parameters resolved: ``(config, provider)``.
+
+        ``config`` is the one :class:`~skdynaguide.config.TrainingConfig` every image is
+        trained with; ``provider`` computes the guidance maps (None without guidance).
+        """
         check_scalar_int(self.n_features, "n_features", min_value=1)
         check_scalar_int(self.n_clusters, "n_clusters", min_value=2)
         check_scalar_int(self.n_blocks, "n_blocks", min_value=1)
@@ -356,17 +368,29 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             check_scalar_int(self.n_jobs, "n_jobs")
             if self.n_jobs == 0:
                 raise ValueError("n_jobs must not be 0 (use None or 1 for serial, -1 for all cores)")
-        return dict(
-            network=resolve_network(self.network, n_blocks=self.n_blocks,
-                                    residual=self.residual),
-            provider=resolve_guidance(self.guidance),
+        config = TrainingConfig(
             continuity=resolve_continuity(self.continuity),
             weighting=resolve_weighting(self.weighting, self.alpha),
+            network=resolve_network(self.network, n_blocks=self.n_blocks,
+                                    residual=self.residual),
+            n_features=self.n_features,
+            n_clusters=self.n_clusters,
             matching=resolve_matching(self.matching),
-            device=resolve_device(self.device),
+            guidance_weight=float(self.guidance_weight),
+            scribble_weight=float(self.scribble_weight),
             modularity=ModularityLoss(self.modularity_samples) if modularity_weight > 0 else None,
+            modularity_weight=float(self.modularity_weight),
             silhouette_range=silhouette_range,
+            silhouette_samples=self.silhouette_samples,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            lr=float(self.lr),
+            momentum=float(self.momentum),
+            max_pixels=self.max_pixels,
+            device=resolve_device(self.device),
         )
+        return config, resolve_guidance(self.guidance)
 
     def _check_silhouette(self):
         """Validated ``silhouette_range`` as a tuple when the phase is on, else None."""
@@ -394,38 +418,42 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
     def _segment(self, X, scribbles=None):
         """Segment every image of ``X``; returns (results, guides, is_batch, device)."""
-        resolved = self._resolve()
+        config, provider = self._resolve()
         if _is_empty(X):  # a transductive CV split trains on no images: nothing to do
             if scribbles is not None and len(scribbles) > 0:
                 raise ValueError(f"scribbles has {len(scribbles)} entries for 0 images")
-            return [], [], True, resolved["device"]
+            return [], [], True, config.device
         images, is_batch = check_images(X)
         scribble_maps, n_classes = check_scribbles(
             scribbles, [im.shape[:2] for im in images], is_batch, self.n_clusters)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(images), 2))
+        items = [
+            TrainingImage(image=image, seed=int(seed), scribbles=scribble_map,
+                          # DFC: with scribbles, stop by default once q' is down to the
+                          # scribble classes
+                          min_labels=k if self.min_labels is None and k else self.min_labels)
+            for image, seed, scribble_map, k in zip(images, seeds[:, 0], scribble_maps,
+                                                    n_classes)
+        ]
 
-        uniform = [_is_uniform(image) for image in images]
         if isinstance(self.network, str) and self.network.lower() == "cnn":
             # fail before any work rather than be killed for memory half-way through
             check_training_memory(
-                [training_shape(*im.shape[:2], self.max_pixels)
-                 for im, flat in zip(images, uniform) if not flat],
+                [config.training_shape(*item.size) for item in items if not item.uniform],
                 n_features=self.n_features, n_clusters=self.n_clusters,
-                n_blocks=self.n_blocks, device=resolved["device"],
+                n_blocks=self.n_blocks, device=config.device,
                 # a batch holds the activations of all its images at once
                 n_jobs=_effective_n_jobs(self.n_jobs, len(images))
                 * min(self.batch_size, len(images)), max_pixels=self.max_pixels)
 
-        provider = resolved["provider"]
         guides = [None] * len(images)
         if provider is not None:
             guides = compute_guidance(provider, images, [int(s) for s in seeds[:, 1]])
         # A one-label guide marks no boundary; with g(q') = λ/q' largest at q' = 1 it would
         # only pull every pixel into one cluster, so such images train without guidance.
-        single = [i for i, (guide, flat) in enumerate(zip(guides, uniform))
-                  if guide is not None and not flat and guide.max() == 0]
-        train_guides = [None if i in single else guide for i, guide in enumerate(guides)]
+        single = [i for i, (guide, item) in enumerate(zip(guides, items))
+                  if guide is not None and not item.uniform and guide.max() == 0]
         if single:
             warnings.warn(
                 f"The guidance map of image(s) {single} has a single label; they were trained "
@@ -433,50 +461,15 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
+        items = [item if i in single else dataclasses.replace(item, guide=guide)
+                 for i, (item, guide) in enumerate(zip(items, guides))]
 
-        train = dict(
-            device=resolved["device"],
-            network=resolved["network"],
-            n_features=self.n_features,
-            n_clusters=self.n_clusters,
-            n_blocks=self.n_blocks,
-            residual=self.residual,
-            continuity=resolved["continuity"],
-            weighting=resolved["weighting"],
-            matching=resolved["matching"],
-            guidance_weight=float(self.guidance_weight),
-            scribble_weight=float(self.scribble_weight),
-            modularity=resolved["modularity"],
-            modularity_weight=float(self.modularity_weight),
-            silhouette_range=resolved["silhouette_range"],
-            silhouette_samples=self.silhouette_samples,
-            max_iter=self.max_iter,
-            min_labels=self.min_labels,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            lr=float(self.lr),
-            momentum=float(self.momentum),
-            max_pixels=self.max_pixels,
-        )
-        n_jobs = _effective_n_jobs(self.n_jobs, len(images))
-        # DFC: with scribbles, stop by default once q' is down to the scribble classes
-        min_labels = [k if self.min_labels is None and k else self.min_labels for k in n_classes]
-        per_image = [dict(train, scribbles=scr, min_labels=floor)
-                     for scr, floor in zip(scribble_maps, min_labels)]
-        batches = self._batches(images, resolved["network"])
+        batches = self._batches(items, config)
         n_jobs = _effective_n_jobs(self.n_jobs, len(batches))
         parent = os.getpid()
-        jobs = [
-            delayed(_segment_one)(images[batch[0]], train_guides[batch[0]],
-                                  int(seeds[batch[0], 0]), per_image[batch[0]], self.verbose,
-                                  n_jobs, batch[0], parent)
-            if len(batch) == 1 else
-            delayed(_segment_batch)([images[i] for i in batch], [train_guides[i] for i in batch],
-                                    [int(seeds[i, 0]) for i in batch],
-                                    [per_image[i] for i in batch], self.verbose, n_jobs,
-                                    batch, parent)
-            for batch in batches
-        ]
+        jobs = [delayed(_train_batch)([items[i] for i in batch], config, self.verbose, n_jobs,
+                                      batch, parent)
+                for batch in batches]
         if n_jobs == 1:
             outputs = [job[0](*job[1], **job[2]) for job in _progress(jobs, self.verbose)]
         else:
@@ -486,25 +479,24 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
                 outputs = Parallel(n_jobs=n_jobs)(_progress(jobs, self.verbose))
         results = [None] * len(images)
         for batch, output in zip(batches, outputs):
-            for i, result in zip(batch, output if len(batch) > 1 else [output]):
+            for i, result in zip(batch, output):
                 results[i] = result
         self._warn_unconverged(results)
-        return results, guides, is_batch, resolved["device"]
+        return results, guides, is_batch, config.device
 
-    def _batches(self, images, network):
+    def _batches(self, items, config):
         """Image indices grouped into the batches trained together (singletons: one by one)."""
-        if self.batch_size == 1 or len(images) == 1:
-            return [[i] for i in range(len(images))]
-        if not is_stackable(network) or self.modularity_weight > 0:
+        if self.batch_size == 1 or len(items) == 1:
+            return [[i] for i in range(len(items))]
+        if not config.stackable:
             warnings.warn(
                 f"batch_size={self.batch_size} is ignored: only network='cnn' without the "
                 "modularity term trains in batches; the images train one by one",
                 UserWarning,
                 stacklevel=4,
             )
-            return [[i] for i in range(len(images))]
-        return batch_plan([image.shape[:2] for image in images], self.batch_size,
-                          self.max_pixels)
+            return [[i] for i in range(len(items))]
+        return batch_plan([item.size for item in items], self.batch_size, config.max_pixels)
 
     def _warn_unconverged(self, results):
         # images under a fixed iteration budget have nothing to converge to
@@ -698,14 +690,15 @@ def _worker_threads(n_jobs, parent):
     return contextlib.nullcontext()
 
 
-def _segment_batch(images, guides, seeds, trains, verbose, n_jobs, indices, parent):
-    """Segment several images of one training size together (:func:`segment_batch`)."""
-    common = {k: v for k, v in trains[0].items() if k not in ("scribbles", "min_labels")}
+def _train_batch(items, config, verbose, n_jobs, indices, parent=None):
+    """Train the images of one batch (in this process or a joblib worker), with a progress
+    bar at ``verbose >= 1`` and the worker's share of threads."""
     bar = progress = None
     if verbose >= 1:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=common["max_iter"], desc=f"images {indices}", unit="it", leave=False)
+        which = f"image {indices[0]}" if len(indices) == 1 else f"images {indices}"
+        bar = tqdm(total=config.max_iter, desc=which, unit="it", leave=False)
 
         def progress(iteration, n_labels):
             bar.update(1)
@@ -713,31 +706,7 @@ def _segment_batch(images, guides, seeds, trains, verbose, n_jobs, indices, pare
 
     try:
         with _worker_threads(n_jobs, parent):
-            return segment_batch(images, guides, seeds=seeds,
-                                 scribbles=[t["scribbles"] for t in trains],
-                                 min_labels=[t["min_labels"] for t in trains],
-                                 progress=progress, **common)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _segment_one(image, guide, seed, train, verbose, n_jobs, index, parent=None):
-    """Segment one image (in this process or a joblib worker) with its share of threads."""
-    bar = None
-    progress = None
-    if verbose >= 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=train["max_iter"], desc=f"image {index}", unit="it", leave=False)
-
-        def progress(iteration, n_labels):
-            bar.update(1)
-            bar.set_postfix(q=n_labels, refresh=False)
-
-    try:
-        with _worker_threads(n_jobs, parent):
-            return segment_image(image, guide, seed=seed, progress=progress, **train)
+            return train(items, config, progress=progress)
     finally:
         if bar is not None:
             bar.close()

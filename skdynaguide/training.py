@@ -1,11 +1,21 @@
-"""The per-image training loop of DynaGuide (SPEC §1, step 3), as a plain function.
+"""The training loop of DynaGuide, as plain functions.
 
-The estimator validates and resolves its parameters, then calls :func:`segment_image` once
-per image. Everything here works on one image and one freshly initialised network.
+:func:`train` trains one fresh network per image, for B ≥ 1 images of one training size in
+the same forward and backward passes, under one frozen
+:class:`~skdynaguide.config.TrainingConfig`. One image is the plain case (its own network);
+several are stacked as grouped convolutions (:mod:`skdynaguide.batched`) when the
+configuration allows it, and otherwise train one after the other through the same code.
+The estimator resolves its parameters into the configuration once, plans the batches and
+calls :func:`train` per batch; :func:`segment_image` and :func:`segment_batch` call it with
+plain keyword values.
+
+Each iteration, for every image: forward pass, argmax ``C``, ``q'`` clusters, the objective
+of :mod:`skdynaguide.losses.objective`; then one SGD step on the sum of the losses, and the
+per-image stopping rules (``min_labels``, ``tol``, a loss that is not finite). An image that
+stops takes its labels from its final response and leaves the stack.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,17 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from ._image import relabel_consecutive
-from .losses import FeatureSimilarityLoss, GuidanceLoss, ScribbleLoss
-from .losses.guidance import IGNORE
 from ._upsampling import upsampled_argmax
-from .network import CNNBuilder
+from .batched import StackedDynaGuideNet, select_groups
+from .config import TrainingConfig, TrainingImage, training_shape
+from .losses.objective import HISTORY_KEYS, ImageTargets, Objective, Step
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
 
-__all__ = ["segment_image", "SegmentationResult", "training_shape"]
-
-HISTORY_KEYS = ("loss", "similarity", "continuity", "guidance", "scribble", "modularity",
-                "continuity_weight", "guidance_weight", "n_labels")
+__all__ = ["train", "segment_image", "segment_batch", "SegmentationResult", "final_labels",
+           "training_shape"]
 
 
 @dataclass
@@ -60,127 +68,8 @@ class SegmentationResult:
 _MEMORY_FORMAT = torch.channels_last
 
 
-def training_shape(height, width, max_pixels):
-    """(h, w) at which to train: the image size, shrunk to at most ``max_pixels`` pixels.
-
-    Examples
-    --------
-    >>> from skdynaguide.training import training_shape
-    >>> training_shape(321, 481, 25000)
-    (129, 193)
-    >>> training_shape(10, 10, None)
-    (10, 10)
-    """
-    if max_pixels is None or height * width <= max_pixels:
-        return height, width
-    factor = math.sqrt(max_pixels / (height * width))
-    train_h = max(1, round(height * factor))
-    # a side clamped to one pixel leaves the whole budget to the other
-    train_w = max(1, min(round(width * factor), max_pixels // train_h))
-    return train_h, train_w
-
-
-def _to_tensor(image, device):
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
-
-
-def _downsample_guide(guide, shape, device):
-    """The guide at the training size (nearest neighbour), a (1, h, w) long tensor."""
-    target = torch.from_numpy(np.ascontiguousarray(guide)).to(device)
-    if tuple(shape) != guide.shape:
-        target = F.interpolate(target[None, None].float(), size=shape,
-                               mode="nearest-exact")[0, 0].long()
-    return target[None]
-
-
-class _Objective:
-    """The loss of one image at one step, ``L = L_sim + w(q')·L_con + g(q')·L_gp`` (+ DFC's
-    scribble and DCN's modularity terms), with its targets fixed for the whole training.
-
-    The per-image loop (:func:`segment_image`) and the batched one
-    (:mod:`skdynaguide.batched`) both call it, so both compute the same terms in the same
-    order on the same ``(1, q, h, w)`` response.
-    """
-
-    def __init__(self, *, continuity, weighting, matching, guide, n_guide, n_clusters,
-                 guidance_weight, scribbles, scribble_weight, modularity, modularity_weight,
-                 generator):
-        self.continuity, self.weighting, self.matching = continuity, weighting, matching
-        self.guide, self.n_guide, self.n_clusters = guide, n_guide, n_clusters
-        self.guidance_weight = guidance_weight
-        self.scribbles, self.scribble_weight = scribbles, scribble_weight
-        self.scribbled = None if scribbles is None else scribbles != IGNORE
-        self.modularity, self.modularity_weight = modularity, modularity_weight
-        self.generator = generator
-        self.similarity, self.guidance_loss = FeatureSimilarityLoss(), GuidanceLoss()
-        self.scribble_loss = ScribbleLoss()
-
-    def __call__(self, response, clusters, n_labels, floor=1, features=None):
-        """``(loss, terms)``: the total loss tensor and this step's history entries (floats).
-
-        ``floor`` bounds ``q'`` from below in ``w(q')`` (the silhouette phase); ``features``
-        are those entering the response layer (needed by the modularity term only).
-        """
-        if self.scribbles is None:
-            l_sim = self.similarity(response, clusters)
-        else:  # DFC: feature similarity on the unscribbled pixels only
-            l_sim = self.similarity(response, clusters.masked_fill(self.scribbled, IGNORE))
-        l_con = self.continuity(response)
-        w_con = self.weighting(max(n_labels, floor))
-        loss = l_sim + w_con * l_con
-        l_gp, w_gp = response.new_zeros(()), 0.0
-        if self.guide is not None:
-            target = self.matching(self.guide, self.n_guide, clusters, self.n_clusters)
-            l_gp = self.guidance_loss(response, target)
-            w_gp = self.guidance_weight / n_labels
-            loss = loss + w_gp * l_gp
-        l_scr = response.new_zeros(())
-        if self.scribbles is not None:
-            l_scr = self.scribble_loss(response, self.scribbles)
-            loss = loss + self.scribble_weight * l_scr
-        l_mod = response.new_zeros(())
-        if self.modularity is not None:
-            l_mod = self.modularity(features, response, self.generator)
-            loss = loss + self.modularity_weight * l_mod
-        terms = {}
-        for key, value in (("loss", loss), ("similarity", l_sim), ("continuity", l_con),
-                           ("guidance", l_gp), ("scribble", l_scr), ("modularity", l_mod),
-                           ("continuity_weight", w_con), ("guidance_weight", w_gp),
-                           ("n_labels", n_labels)):
-            terms[key] = float(value.detach()) if torch.is_tensor(value) else float(value)
-        return loss, terms
-
-
-def segment_image(
-    image,
-    guide=None,
-    *,
-    seed,
-    device="cpu",
-    network=None,
-    n_features=100,
-    n_clusters=100,
-    n_blocks=2,
-    residual=True,
-    continuity,
-    weighting,
-    matching=None,
-    guidance_weight=1.0,
-    scribbles=None,
-    scribble_weight=0.5,
-    modularity=None,
-    modularity_weight=0.0,
-    silhouette_range=None,
-    silhouette_samples=2000,
-    max_iter=1000,
-    min_labels=None,
-    tol=None,
-    n_iter_no_change=10,
-    lr=0.1,
-    momentum=0.9,
-    max_pixels=None,
-    progress=None,
-):
+def segment_image(image, guide=None, *, seed, scribbles=None, min_labels=None, progress=None,
+                  **params):
     """Train a fresh network (by default :class:`~skdynaguide.network.DynaGuideNet`) on one image.
 
     Parameters
@@ -192,54 +81,30 @@ def segment_image(
     seed : int
         Seeds the network's initialisation, the modularity subsamples and the silhouette
         phase.
-    network : callable or None
-        ``network(n_features, n_clusters)`` returns the fresh module to train (see
-        :func:`skdynaguide.network.resolve_network`); it must map ``(1, 3, h, w)`` to
-        ``(1, n_clusters, h, w)``. None builds the small CNN with ``n_blocks`` and
-        ``residual``.
-    n_features, n_clusters : int
-        Width p of the features entering the response layer and number q of responses.
-    n_blocks, residual
-        Depth and skip connection of the default small CNN (ignored otherwise).
-    continuity : ContinuityLoss
-        ``L_con``.
-    weighting : DynamicWeight
-        ``w(q')`` of the continuity term.
-    matching : GuideMatching, optional
-        How the guide is re-expressed in channel space each iteration (needed with a guide).
-    guidance_weight : float, default=1.0
-        Multiplier λ of the guidance weight: ``g(q') = λ / q'``.
     scribbles : ndarray of shape (H, W), or None
         DFC's user scribbles in channel space (see :func:`skdynaguide.scribbles.check_scribbles`):
         channel ids on scribbled pixels, ``UNLABELLED`` elsewhere. Adds
         ``scribble_weight · L_scr`` and restricts ``L_sim`` to the unscribbled pixels.
-    scribble_weight : float, default=0.5
-        Weight of ``L_scr`` (DFC: 0.5).
-    modularity : ModularityLoss or None
-        DCN's modularity term on the features feeding the response layer, added with weight
-        ``modularity_weight``.
-    silhouette_range : (int, int) or None
-        DynaSeg's silhouette phase: at the first iteration the count of k-means clusters of
-        the features with the best silhouette score in this range floors ``q'`` in
-        ``weighting`` and in the ``min_labels`` test. None skips it.
-    silhouette_samples : int, default=2000
-        Pixels sampled for the silhouette phase.
-    max_iter : int
-        Maximum number of SGD steps.
     min_labels : int or None
         Stop as soon as the number of clusters ``q'`` is at most this.
-    tol : float or None
-        Stop when fewer than this fraction of pixels changed cluster over each of the last
-        ``n_iter_no_change`` steps (None disables the test).
-    max_pixels : int or None
-        Train on the image shrunk to at most this many pixels; the final response is
-        upsampled bilinearly to (H, W) before the argmax. None trains at full resolution.
     progress : callable, optional
-        Called as ``progress(iteration, n_labels)`` after each step.
+        Called as ``progress(iteration, n_labels)`` after each step, ``n_labels`` the list of
+        ``q'`` of the images still training (here one).
+    **params
+        The fields of :class:`~skdynaguide.config.TrainingConfig`: ``continuity`` and
+        ``weighting`` (required), ``network``, ``n_features``, ``n_clusters``,
+        ``matching`` (needed with a guide), ``guidance_weight``, ``scribble_weight``,
+        ``modularity``, ``modularity_weight``, ``silhouette_range``,
+        ``silhouette_samples``, ``max_iter``, ``tol``, ``n_iter_no_change``, ``lr``,
+        ``momentum``, ``max_pixels``, ``device``.
 
     Returns
     -------
     SegmentationResult
+
+    See Also
+    --------
+    train : The same loop for several images, under a ready configuration.
 
     Examples
     --------
@@ -255,106 +120,255 @@ def segment_image(
     >>> result.labels.shape, sorted(result.history)[:3]
     ((8, 8), ['continuity', 'continuity_weight', 'guidance'])
     """
-    height, width = image.shape[:2]
-    x = _to_tensor(image, device)
-    train_h, train_w = training_shape(height, width, max_pixels)
-    if (train_h, train_w) != (height, width):
-        x = F.interpolate(x, size=(train_h, train_w), mode="bilinear", antialias=True,
-                          align_corners=False)
+    item = TrainingImage(image=image, guide=guide, seed=seed, scribbles=scribbles,
+                         min_labels=min_labels)
+    return train([item], TrainingConfig(**params), progress=progress)[0]
 
-    target_guide, n_guide = None, 0
-    if guide is not None:
-        n_guide = int(guide.max()) + 1
-        target_guide = _downsample_guide(guide, (train_h, train_w), device)
-    target_scribble = None
-    if scribbles is not None:
-        resized = resize_scribbles(scribbles, (train_h, train_w))
-        target_scribble = torch.from_numpy(resized)[None].to(device)
 
-    if network is None:
-        network = CNNBuilder(n_blocks, residual)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = network(n_features, n_clusters)
-    if (modularity is not None or silhouette_range) and not isinstance(
-            getattr(net, "response", None), torch.nn.Module):
-        raise ValueError(
-            f"the modularity loss and the silhouette phase read the features entering the "
-            f"network's 1x1 response layer, but {type(net).__name__} has no `response` submodule"
-        )
-    net.to(device, memory_format=_MEMORY_FORMAT).train()
-    x = x.contiguous(memory_format=_MEMORY_FORMAT)
-    if _is_uniform(image):
+def segment_batch(images, guides, *, seeds, scribbles=None, min_labels=None, progress=None,
+                  **params):
+    """Train one fresh network per image, the images of one training size in the same passes.
+
+    Equivalent to ``[segment_image(image, guide, seed=seed, ...) for ...]`` (up to float
+    rounding) with the same keyword arguments, which mean what they mean there; the images
+    must share their training size (:func:`~skdynaguide.batched.batch_plan` groups them).
+    Under a configuration that does not stack
+    (:attr:`~skdynaguide.config.TrainingConfig.stackable`) they train one by one.
+
+    Parameters
+    ----------
+    images : list of ndarray of shape (H, W, 3), float32 in [0, 1]
+    guides : list of (ndarray of shape (H, W), or None)
+        One guidance map per image.
+    seeds : list of int
+        One seed per image: image ``b`` is initialised exactly as ``segment_image`` with
+        ``seed=seeds[b]`` initialises it.
+    scribbles : list of (ndarray or None), or None
+        DFC's scribbles per image.
+    min_labels : int, None, or list of such
+        The ``min_labels`` stopping rule, for all images or per image.
+    progress : callable, optional
+        As in :func:`train`.
+    **params
+        The fields of :class:`~skdynaguide.config.TrainingConfig`, as in
+        :func:`segment_image`.
+
+    Returns
+    -------
+    results : list of SegmentationResult
+        One per image, in the order of ``images``.
+
+    Examples
+    --------
+    Two images of one size, each with its own network, trained in the same passes:
+
+    >>> import numpy as np
+    >>> from skdynaguide.training import segment_batch
+    >>> from skdynaguide.losses import FSFWeight, HuberContinuity
+    >>> left = np.zeros((8, 8, 3), dtype=np.float32); left[:, :4] = 1.0
+    >>> top = np.zeros((8, 8, 3), dtype=np.float32); top[:4] = 1.0
+    >>> results = segment_batch([left, top], [None, None], seeds=[0, 1], n_features=8,
+    ...                         n_clusters=4, max_iter=5, continuity=HuberContinuity(),
+    ...                         weighting=FSFWeight())
+    >>> [r.labels.shape for r in results], [r.n_iter for r in results]
+    ([(8, 8), (8, 8)], [5, 5])
+    """
+    n_images = len(images)
+    if not (len(guides) == len(seeds) == n_images):
+        raise ValueError(f"got {n_images} images, {len(guides)} guides and {len(seeds)} seeds")
+    scribbles = [None] * n_images if scribbles is None else list(scribbles)
+    floors = (list(min_labels) if isinstance(min_labels, (list, tuple))
+              else [min_labels] * n_images)
+    items = [TrainingImage(image=image, guide=guide, seed=int(seed), scribbles=scribble,
+                           min_labels=floor)
+             for image, guide, seed, scribble, floor in zip(images, guides, seeds, scribbles,
+                                                             floors)]
+    return train(items, TrainingConfig(**params), progress=progress)
+
+
+def train(images, config, *, progress=None):
+    """Train one fresh network per image under ``config``: the loop behind the estimator.
+
+    Images whose pixels are all identical are one segment without training (their network
+    is still built and run once, so that a broken configuration fails on every image alike).
+    The others train together, stacked, when ``config.stackable``, and otherwise one after
+    the other; either way every image gets the result it would get alone (up to float
+    rounding when stacked).
+
+    Parameters
+    ----------
+    images : list of TrainingImage
+        B ≥ 1 images with their guide, seed, scribbles and ``min_labels``. Those trained
+        together must share their training size (``config.training_shape``).
+    config : TrainingConfig
+    progress : callable, optional
+        Called as ``progress(iteration, n_labels)`` after each step, ``n_labels`` the list
+        of ``q'`` of the images still training.
+
+    Returns
+    -------
+    results : list of SegmentationResult
+        One per image, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.config import TrainingConfig, TrainingImage
+    >>> from skdynaguide.losses import FSFWeight, HuberContinuity
+    >>> from skdynaguide.training import train
+    >>> config = TrainingConfig(continuity=HuberContinuity(), weighting=FSFWeight(),
+    ...                         n_features=8, n_clusters=4, max_iter=5)
+    >>> stripes = np.zeros((8, 8, 3), np.float32); stripes[:, ::2] = 1.0
+    >>> flat = np.full((8, 8, 3), 0.5, np.float32)
+    >>> results = train([TrainingImage(image=stripes, seed=0),
+    ...                  TrainingImage(image=flat, seed=1)], config)
+    >>> [(r.n_iter, r.stop_reason) for r in results]
+    [(5, 'max_iter'), (0, 'uniform')]
+    """
+    results = []
+    for group in [images] if config.stackable else [[item] for item in images]:
+        runs = [_ImageRun(item, config) for item in group]
+        for run in runs:
+            if run.item.uniform:
+                run.skip_uniform(config)
+        _train_together([run for run in runs if run.labels is None], config, progress)
+        results.extend(run.result() for run in runs)
+    return results
+
+
+class _ImageRun:
+    """One image's training: its input, targets and network, and what the loop tracks."""
+
+    def __init__(self, item, config):
+        self.item = item
+        self.shape = config.training_shape(*item.size)
+        self.x = _network_input(item.image, self.shape, config.device)
+        self.targets = _targets(item, self.shape, config.device)
+        self.net = _seeded_network(config, item.seed)
+        self.min_labels = item.min_labels
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self.previous, self.n_stable, self.last_clusters = None, 0, None
+        self.floor, self.silhouette_k, self.n_iter = 1, None, 0
+        self.stop_reason, self.labels = "max_iter", None
+
+    def skip_uniform(self, config):
         # Every pixel identical: one segment is the only answer, and training would only
-        # split the border pixels off through the convolutions' zero padding. The network
-        # is still built and checked, so a broken configuration fails on every image alike.
+        # split the border pixels off through the convolutions' zero padding.
+        self.net.to(config.device, memory_format=_MEMORY_FORMAT).train()
+        x = self.x.contiguous(memory_format=_MEMORY_FORMAT)
         with torch.no_grad():
-            _check_response(net(x), n_clusters, (train_h, train_w), net)
-        return SegmentationResult(
-            labels=np.zeros((height, width), dtype=np.int64), n_iter=0, stop_reason="uniform",
-            history={key: np.zeros(0) for key in HISTORY_KEYS}, min_labels=min_labels)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    features = _capture_features(net) if (modularity is not None or silhouette_range) else None
-    objective = _Objective(
-        continuity=continuity, weighting=weighting, matching=matching, guide=target_guide,
-        n_guide=n_guide, n_clusters=n_clusters, guidance_weight=guidance_weight,
-        scribbles=target_scribble, scribble_weight=scribble_weight, modularity=modularity,
-        modularity_weight=modularity_weight, generator=torch.Generator().manual_seed(seed))
+            _check_response(self.net(x), x, 1, config.n_clusters, self.net)
+        self.stop_reason = "uniform"
+        self.labels = np.zeros(self.item.size, dtype=np.int64)
 
-    history = {key: [] for key in HISTORY_KEYS}
-    stop_reason, previous, n_stable, last_clusters = "max_iter", None, 0, None
-    n_iter, floor, silhouette_k = 0, 1, None
-    for n_iter in range(1, max_iter + 1):
+    def silhouette(self, features, config):
+        """DynaSeg's silhouette phase: its count floors ``q'`` from now on."""
+        flat = features.detach()[0].flatten(1).T.float().cpu().numpy()
+        self.silhouette_k, _ = silhouette_count(flat, config.silhouette_range,
+                                                config.silhouette_samples, self.item.seed)
+        self.floor = self.silhouette_k
+        self.min_labels = max(self.min_labels or 0, self.silhouette_k)
+
+    def stops(self, clusters, n_labels, config):
+        """Apply the stopping rules after a step; whether this image stops here."""
+        self.last_clusters = clusters
+        if self.min_labels is not None and n_labels <= self.min_labels:
+            self.stop_reason = "min_labels"
+        elif config.tol is not None:
+            if self.previous is not None:
+                changed = float((clusters != self.previous).float().mean())
+                self.n_stable = self.n_stable + 1 if changed < config.tol else 0
+                if self.n_stable >= config.n_iter_no_change:
+                    self.stop_reason = "tol"
+            self.previous = clusters
+        return self.stop_reason != "max_iter"
+
+    def finish(self, response):
+        """Full-size labels from the final response (None: the loss was not finite)."""
+        self.labels, self.stop_reason = final_labels(response, self.stop_reason,
+                                                     self.last_clusters, self.item.size)
+
+    def result(self):
+        return SegmentationResult(
+            labels=relabel_consecutive(self.labels),
+            n_iter=self.n_iter,
+            stop_reason=self.stop_reason,
+            history={k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            min_labels=self.min_labels,
+            silhouette_k=self.silhouette_k,
+        )
+
+
+def _train_together(runs, config, progress):
+    """The loop: B ≥ 0 images in the same passes, one network each."""
+    if not runs:
+        return
+    shapes = {run.shape for run in runs}
+    if len(shapes) > 1:
+        raise ValueError(f"images of one batch must share their training size, got {shapes}")
+    net = runs[0].net if len(runs) == 1 else StackedDynaGuideNet([run.net for run in runs])
+    net.to(config.device, memory_format=_MEMORY_FORMAT).train()
+    x = torch.cat([run.x for run in runs], dim=1).contiguous(memory_format=_MEMORY_FORMAT)
+    optimizer = _optimizer(net, config)
+    objective = Objective.from_config(config)
+    q = config.n_clusters
+    for n_iter in range(1, config.max_iter + 1):
+        n_stack = len(runs)
+        features = _capture(net) if config.needs_features else None
         optimizer.zero_grad(set_to_none=True)
         response = net(x).contiguous()  # NCHW: the losses' shifted slices are faster
         if n_iter == 1:
-            _check_response(response, n_clusters, (train_h, train_w), net)
-        clusters = response.argmax(1)
-        n_labels = int(torch.unique(clusters).numel())
-        if n_iter == 1 and silhouette_range:
-            flat = features["value"].detach()[0].flatten(1).T.float().cpu().numpy()
-            silhouette_k, _ = silhouette_count(flat, silhouette_range, silhouette_samples, seed)
-            floor = silhouette_k
-            min_labels = max(min_labels or 0, silhouette_k)
-
-        loss, terms = objective(response, clusters, n_labels, floor,
-                                None if features is None else features["value"])
-        for key, value in terms.items():
-            history[key].append(value)
+            _check_response(response, x, n_stack, q, net)
+        responses = response.view(n_stack, q, *response.shape[-2:])
+        clusters = responses.argmax(1)
+        total, stepped, finished, n_labels_all = None, [], [], []
+        for position, run in enumerate(runs):
+            run.n_iter = n_iter
+            image_clusters = clusters[position:position + 1]
+            n_labels = int(torch.unique(image_clusters).numel())
+            n_labels_all.append(n_labels)
+            image_features = None
+            if features is not None:
+                width = features["value"].shape[1] // n_stack
+                image_features = features["value"].narrow(1, position * width, width)
+            if n_iter == 1 and config.silhouette_range:
+                run.silhouette(image_features, config)
+            loss, record = objective(Step(responses[position:position + 1], image_clusters,
+                                          n_labels, run.floor, image_features, run.targets))
+            for key, value in record.items():
+                run.history[key].append(value)
+            if not torch.isfinite(loss):
+                # diverged (e.g. lr far too large): keep the last sane clustering; no
+                # gradient reaches its weights
+                run.stop_reason = "nonfinite"
+                run.finish(None)
+                finished.append(position)
+                continue
+            total = loss if total is None else total + loss
+            stepped.append((position, run, image_clusters, n_labels))
         if progress is not None:
-            progress(n_iter, n_labels)
-        if not torch.isfinite(loss):
-            # diverged (e.g. lr far too large): keep the last sane clustering, no update
-            stop_reason = "nonfinite"
+            progress(n_iter, n_labels_all)
+        if total is not None:
+            total.backward()
+            optimizer.step()
+
+        stopping = [position for position, run, image_clusters, n_labels in stepped
+                    if run.stops(image_clusters, n_labels, config)]
+        if n_iter == config.max_iter:
+            stopping = [position for position, *_ in stepped]
+        if stopping:
+            with torch.no_grad():
+                final = net(x)
+            for position in stopping:
+                runs[position].finish(final.narrow(1, position * q, q))
+            finished.extend(stopping)
+        if len(finished) == n_stack:
             break
-        loss.backward()
-        optimizer.step()
-        last_clusters = clusters
-
-        if min_labels is not None and n_labels <= min_labels:
-            stop_reason = "min_labels"
-            break
-        if tol is not None:
-            if previous is not None:
-                changed = float((clusters != previous).float().mean())
-                n_stable = n_stable + 1 if changed < tol else 0
-                if n_stable >= n_iter_no_change:
-                    stop_reason = "tol"
-                    break
-            previous = clusters
-
-    with torch.no_grad():
-        response = None if stop_reason == "nonfinite" else net(x)
-    labels, stop_reason = final_labels(response, stop_reason, last_clusters, (height, width))
-
-    return SegmentationResult(
-        labels=relabel_consecutive(labels),
-        n_iter=n_iter,
-        stop_reason=stop_reason,
-        history={k: np.asarray(v, dtype=np.float64) for k, v in history.items()},
-        min_labels=min_labels,
-        silhouette_k=silhouette_k,
-    )
+        if finished:
+            # the finished images leave the stack: the others go on with their own weights
+            keep = [p for p in range(n_stack) if p not in finished]
+            net, optimizer, x = _select(net, optimizer, x, keep, config)
+            runs = [runs[p] for p in keep]
 
 
 def final_labels(response, stop_reason, last_clusters, size):
@@ -364,7 +378,17 @@ def final_labels(response, stop_reason, last_clusters, size):
     full-size maps would need q·H·W floats). A diverged run (``stop_reason`` "nonfinite",
     or a response that is not finite: its argmax would be arbitrary) keeps its last finite
     clusters instead, upsampled by nearest neighbour; all zeros if there were none.
-    Shared by :func:`segment_image` and :mod:`skdynaguide.batched`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdynaguide.training import final_labels
+    >>> response = torch.tensor([[[[0.0, 1.0]], [[1.0, 0.0]]]])  # 2 channels, 1x2 pixels
+    >>> labels, reason = final_labels(response, "max_iter", None, (1, 4))
+    >>> labels.tolist(), reason
+    ([[1, 1, 0, 0]], 'max_iter')
+    >>> final_labels(None, "nonfinite", None, (1, 2))[0].tolist()
+    [[0, 0]]
     """
     height, width = size
     with torch.no_grad():
@@ -383,26 +407,78 @@ def final_labels(response, stop_reason, last_clusters, size):
     return labels.cpu().numpy(), stop_reason
 
 
-def _is_uniform(image):
-    return bool((image == image[:1, :1]).all())
+def _network_input(image, shape, device):
+    """The ``(1, 3, h, w)`` input of the network: the image at its training size."""
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+    if tuple(shape) != image.shape[:2]:
+        x = F.interpolate(x, size=tuple(shape), mode="bilinear", antialias=True,
+                          align_corners=False)
+    return x
 
 
-def _check_response(response, n_clusters, shape, net):
-    expected = (1, n_clusters, *shape)
+def _targets(item, shape, device):
+    """The image's guide and scribbles at the training size, and its random stream."""
+    guide, n_guide, scribbles = None, 0, None
+    if item.guide is not None:
+        n_guide = int(item.guide.max()) + 1
+        guide = torch.from_numpy(np.ascontiguousarray(item.guide)).to(device)
+        if tuple(shape) != item.guide.shape:  # nearest neighbour: labels stay labels
+            guide = F.interpolate(guide[None, None].float(), size=tuple(shape),
+                                  mode="nearest-exact")[0, 0].long()
+        guide = guide[None]
+    if item.scribbles is not None:
+        scribbles = torch.from_numpy(resize_scribbles(item.scribbles, tuple(shape)))[None]
+        scribbles = scribbles.to(device)
+    return ImageTargets(guide=guide, n_guide=n_guide, scribbles=scribbles,
+                        generator=torch.Generator().manual_seed(item.seed))
+
+
+def _seeded_network(config, seed):
+    """A fresh network, initialised under ``seed`` without touching torch's global stream."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = config.network(config.n_features, config.n_clusters)
+    if config.needs_features and not isinstance(getattr(net, "response", None), torch.nn.Module):
+        raise ValueError(
+            f"the modularity loss and the silhouette phase read the features entering the "
+            f"network's 1x1 response layer, but {type(net).__name__} has no `response` submodule"
+        )
+    return net
+
+
+def _optimizer(net, config):
+    return torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
+
+
+def _select(net, optimizer, x, keep, config):
+    """The stack, its optimizer (momentum included) and its input restricted to ``keep``."""
+    smaller = net.select(keep).to(config.device, memory_format=_MEMORY_FORMAT)
+    new_optimizer = _optimizer(smaller, config)
+    for old, new in zip(net.parameters(), smaller.parameters()):
+        buffer = optimizer.state.get(old, {}).get("momentum_buffer")
+        if buffer is not None:
+            new_optimizer.state[new]["momentum_buffer"] = select_groups(buffer, net.n_nets, keep)
+    x = select_groups(x, net.n_nets, keep, dim=1).contiguous(memory_format=_MEMORY_FORMAT)
+    return smaller, new_optimizer, x
+
+
+def _check_response(response, x, n_stack, n_clusters, net):
+    expected = (1, n_stack * n_clusters, *x.shape[-2:])
     if tuple(response.shape) != expected:
         raise ValueError(
             f"the network {type(net).__name__} returned a response of shape "
-            f"{tuple(response.shape)} for an input of shape (1, 3, {shape[0]}, {shape[1]}); "
+            f"{tuple(response.shape)} for an input of shape {tuple(x.shape)}; "
             f"expected {expected}: n_clusters channels at the input's size"
         )
 
 
-def _capture_features(net):
-    """Keep, at every forward pass, the features entering the 1×1 response layer."""
+def _capture(net):
+    """A dict that the next forward pass fills with the features entering ``net.response``."""
     store = {}
 
     def hook(module, inputs):
         store["value"] = inputs[0]
+        handle.remove()
 
-    net.response.register_forward_pre_hook(hook)
+    handle = net.response.register_forward_pre_hook(hook)
     return store

@@ -8,7 +8,8 @@ from skimage import data
 
 from conftest import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.batched import StackedDynaGuideNet, batch_plan, segment_batch
+from skdynaguide.batched import StackedDynaGuideNet, batch_plan
+from skdynaguide.training import segment_batch
 from skdynaguide.losses import HuberContinuity, resolve_weighting
 from skdynaguide.matching import resolve_matching
 from skdynaguide.network import DynaGuideNet

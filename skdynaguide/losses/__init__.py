@@ -4,10 +4,13 @@
 a :class:`ContinuityLoss` is ``L_con``, :class:`GuidanceLoss` is ``L_gp`` and the dynamic
 weights ``w`` live in :mod:`skdynaguide.losses.weighting`. Optional terms of the family:
 DFC's :class:`ScribbleLoss` on user-labelled pixels and DCN's :class:`ModularityLoss`.
+:mod:`skdynaguide.losses.objective` pairs each with its weight (a :class:`LossTerm`) and
+sums them (:class:`Objective`).
 """
 from .continuity import ContinuityLoss, HuberContinuity, L1Continuity, resolve_continuity
 from .guidance import GuidanceLoss
 from .modularity import ModularityLoss, modularity_loss
+from .objective import LossTerm, Objective
 from .scribble import UNLABELLED, ScribbleLoss
 from .similarity import FeatureSimilarityLoss
 from .weighting import (
@@ -29,6 +32,8 @@ __all__ = [
     "UNLABELLED",
     "ModularityLoss",
     "modularity_loss",
+    "LossTerm",
+    "Objective",
     "DynamicWeight",
     "FSFWeight",
     "SCFWeight",
