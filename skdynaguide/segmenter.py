@@ -1,9 +1,9 @@
 """The DynaGuide estimator: validation, dispatch and storage around the training loop.
 
-:class:`DynaGuideSegmenter` validates its parameters, resolves them once into a
-:class:`~skdynaguide.config.TrainingConfig`, computes the guidance maps, plans the batches
-and hands each to :func:`skdynaguide.training.train`, in joblib workers when ``n_jobs``
-asks for them; then it stores the results.
+:class:`DynaGuideSegmenter` validates its parameters against ``_parameter_constraints``,
+resolves them once into a :class:`~skdynaguide.config.TrainingConfig`, computes the
+guidance maps, plans the batches and hands each to :func:`skdynaguide.training.train`, in
+joblib workers when ``n_jobs`` asks for them; then it stores the results.
 """
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ import contextlib
 import dataclasses
 import os
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
+import torch
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._device import resolve_device
-from ._image import check_images, check_scalar_float, check_scalar_int
+from ._image import check_images, check_scalar_int
 from ._resources import check_training_memory
+from ._validation import Interval, validate_params
 from .batched import batch_plan
 from .config import TrainingConfig, TrainingImage
 from .guidance import compute_guidance, resolve_guidance
@@ -55,12 +58,11 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     ----------
     guidance : str, GuidanceProvider or None, default="kmeans"
         Source of the coarse guidance map ``P``: a registered name (``"kmeans"``, colour
-        k-means with 8 clusters, the weight-free guide under which DynaGuide scores best on
-        BSD500 val after connected-component relabelling (``"felzenszwalb"`` scores better
-        on the raw labels; ``benchmarks/RESULTS.md``);
-        ``"felzenszwalb"``, ``"slic"``; ``"segformer"`` and ``"diffseg"``, the papers' pretrained
-        priors, need the ``segformer`` / ``diffseg`` extras and their weights), a
+        k-means with 8 clusters, weight-free; ``"felzenszwalb"``, ``"slic"``, ``"fcm"``;
+        ``"segformer"`` and ``"diffseg"``, the papers' pretrained priors, need the
+        ``segformer`` / ``diffseg`` extras and their weights), a
         :class:`~skdynaguide.guidance.GuidanceProvider`, or None / ``"none"`` for no guidance.
+        ``benchmarks/RESULTS.md`` compares the guides.
     continuity : str or ContinuityLoss, default="huber"
         Spatial continuity term: ``"huber"`` (δ = 1, horizontal, vertical, diagonal and
         anti-diagonal; DynaGuide), ``"l1"`` (horizontal and vertical; DFC, DynaSeg) or a
@@ -94,15 +96,14 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         ``network="cnn"`` only.
     guidance_weight : float, default=100.0
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
-        which the guide barely acts within the default 100 steps; on BSD500 val λ = 1 scores
-        0.045 lower after connected-component relabelling (0.020 higher on the raw labels;
-        ``benchmarks/RESULTS.md``).
+        which the guide barely acts within the default 100 steps; the larger default lets it
+        shape the segments in that budget (``benchmarks/RESULTS.md`` compares both).
     matching : {"index", "hungarian", "majority", "sorted"} or GuideMatching, default="index"
         How guide segments are expressed as channels for ``L_gp`` at each iteration; see
         :mod:`skdynaguide.matching`. ``"index"`` is the paper's formula (guide segment k is
-        channel k); on BSD500 val it ties with ``"hungarian"`` and is ahead of
-        ``"sorted"`` (the authors' code) and ``"majority"``, which merge the guide's segments
-        (``benchmarks/RESULTS.md``).
+        channel k); ``"hungarian"`` matches segments to channels one to one; ``"sorted"``
+        (the authors' code) and ``"majority"`` may merge the guide's segments
+        (``benchmarks/RESULTS.md`` compares them).
     scribble_weight : float, default=0.5
         Weight of DFC's scribble loss (cross-entropy on the pixels labelled by the
         ``scribbles`` passed to :meth:`fit`; the DFC paper uses 0.5). Unused without scribbles.
@@ -142,8 +143,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         SGD momentum (no weight decay).
     max_pixels : int or None, default=25000
         Train on the image shrunk to at most this many pixels and upsample the final response
-        bilinearly to full size; None trains at full resolution as the paper does (slow: about
-        2 s per step for a 321×481 image on two CPU cores).
+        bilinearly to full size; None trains at full resolution as the paper does, with a
+        step cost that grows with the pixel count (``docs/scaling.rst``).
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
@@ -243,8 +244,46 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     (16, 16)
     """
 
+    # The pluggable families (guidance, continuity, weighting, matching, network) are left
+    # to their registries, which accept names registered at any time and list them when a
+    # value is refused; silhouette_range and the n_jobs = 0 hint are checked by hand in
+    # _validate_params.
+    _parameter_constraints: dict = {
+        "guidance": "no_validation",
+        "continuity": "no_validation",
+        "weighting": "no_validation",
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "network": "no_validation",
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 2, None, closed="left")],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "residual": ["boolean"],
+        "guidance_weight": [Interval(Real, 0, None, closed="left")],
+        "matching": "no_validation",
+        "scribble_weight": [Interval(Real, 0, None, closed="left")],
+        "modularity_weight": [Interval(Real, 0, None, closed="left")],
+        "modularity_samples": [Interval(Integral, 2, None, closed="left")],
+        "silhouette": ["boolean"],
+        "silhouette_range": "no_validation",
+        "silhouette_samples": [Interval(Integral, 3, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "min_labels": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, None, closed="left")],
+        "max_pixels": [Interval(Integral, 4, None, closed="left"), None],
+        "device": [str, torch.device],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"),
+                         np.random.RandomState, None],
+        "verbose": [Interval(Integral, 0, None, closed="left")],
+        "n_jobs": [Interval(Integral, None, None, closed="neither"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
+        *,
         guidance="kmeans",
         continuity="huber",
         weighting="fsf",
@@ -336,38 +375,40 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
     # -- validation -------------------------------------------------------------------
 
+    def _validate_params(self):
+        """Check the parameters: ``_parameter_constraints``, then what they cannot express."""
+        validate_params(self._parameter_constraints, self.get_params(deep=False))
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must not be 0 (use None or 1 for serial, -1 for all cores)")
+        self._check_silhouette()
+
+    def _check_silhouette(self):
+        """``silhouette_range`` is a pair within ``n_clusters``, below the sample size."""
+        k_range = self.silhouette_range
+        if not (isinstance(k_range, (tuple, list)) and len(k_range) == 2):
+            raise TypeError(f"silhouette_range must be a pair (min, max), got {k_range!r}")
+        low = check_scalar_int(k_range[0], "silhouette_range[0]", min_value=2)
+        high = check_scalar_int(k_range[1], "silhouette_range[1]", min_value=low)
+        if not self.silhouette:
+            return
+        if high > self.n_clusters:
+            raise ValueError(
+                f"silhouette_range={tuple(k_range)} reaches beyond n_clusters={self.n_clusters}, "
+                "the most clusters the network can express"
+            )
+        if self.silhouette_samples <= high:
+            raise ValueError(
+                f"silhouette_samples={self.silhouette_samples} must exceed the largest count of "
+                f"silhouette_range, {high}"
+            )
+
     def _resolve(self):
         """The validated parameters resolved: ``(config, provider)``.
 
         ``config`` is the one :class:`~skdynaguide.config.TrainingConfig` every image is
         trained with; ``provider`` computes the guidance maps (None without guidance).
         """
-        check_scalar_int(self.n_features, "n_features", min_value=1)
-        check_scalar_int(self.n_clusters, "n_clusters", min_value=2)
-        check_scalar_int(self.n_blocks, "n_blocks", min_value=1)
-        check_scalar_int(self.max_iter, "max_iter", min_value=1)
-        check_scalar_int(self.min_labels, "min_labels", min_value=1, allow_none=True)
-        check_scalar_int(self.n_iter_no_change, "n_iter_no_change", min_value=1)
-        check_scalar_int(self.max_pixels, "max_pixels", min_value=4, allow_none=True)
-        check_scalar_int(self.verbose, "verbose", min_value=0)
-        check_scalar_float(self.alpha, "alpha", min_value=0, strict=True)
-        check_scalar_float(self.guidance_weight, "guidance_weight", min_value=0)
-        check_scalar_float(self.tol, "tol", min_value=0, allow_none=True)
-        check_scalar_float(self.lr, "lr", min_value=0, strict=True)
-        check_scalar_float(self.momentum, "momentum", min_value=0)
-        check_scalar_float(self.scribble_weight, "scribble_weight", min_value=0)
-        modularity_weight = check_scalar_float(self.modularity_weight, "modularity_weight",
-                                               min_value=0)
-        check_scalar_int(self.modularity_samples, "modularity_samples", min_value=2)
-        for flag in ("residual", "silhouette"):
-            if not isinstance(getattr(self, flag), bool):
-                raise TypeError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
-        silhouette_range = self._check_silhouette()
-        check_scalar_int(self.batch_size, "batch_size", min_value=1)
-        if self.n_jobs is not None:
-            check_scalar_int(self.n_jobs, "n_jobs")
-            if self.n_jobs == 0:
-                raise ValueError("n_jobs must not be 0 (use None or 1 for serial, -1 for all cores)")
+        self._validate_params()
         config = TrainingConfig(
             continuity=resolve_continuity(self.continuity),
             weighting=resolve_weighting(self.weighting, self.alpha),
@@ -378,9 +419,10 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             matching=resolve_matching(self.matching),
             guidance_weight=float(self.guidance_weight),
             scribble_weight=float(self.scribble_weight),
-            modularity=ModularityLoss(self.modularity_samples) if modularity_weight > 0 else None,
+            modularity=(ModularityLoss(self.modularity_samples)
+                        if self.modularity_weight > 0 else None),
             modularity_weight=float(self.modularity_weight),
-            silhouette_range=silhouette_range,
+            silhouette_range=tuple(self.silhouette_range) if self.silhouette else None,
             silhouette_samples=self.silhouette_samples,
             max_iter=self.max_iter,
             tol=self.tol,
@@ -391,28 +433,6 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             device=resolve_device(self.device),
         )
         return config, resolve_guidance(self.guidance)
-
-    def _check_silhouette(self):
-        """Validated ``silhouette_range`` as a tuple when the phase is on, else None."""
-        k_range = self.silhouette_range
-        if not (isinstance(k_range, (tuple, list)) and len(k_range) == 2):
-            raise TypeError(f"silhouette_range must be a pair (min, max), got {k_range!r}")
-        low = check_scalar_int(k_range[0], "silhouette_range[0]", min_value=2)
-        high = check_scalar_int(k_range[1], "silhouette_range[1]", min_value=low)
-        samples = check_scalar_int(self.silhouette_samples, "silhouette_samples", min_value=3)
-        if not self.silhouette:
-            return None
-        if high > self.n_clusters:
-            raise ValueError(
-                f"silhouette_range={tuple(k_range)} reaches beyond n_clusters={self.n_clusters}, "
-                "the most clusters the network can express"
-            )
-        if samples <= high:
-            raise ValueError(
-                f"silhouette_samples={samples} must exceed the largest count of "
-                f"silhouette_range, {high}"
-            )
-        return (low, high)
 
     # -- the work -----------------------------------------------------------------------
 
@@ -617,7 +637,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         return labels if is_batch else labels[0]
 
     def score(self, X, y):
-        """Best-overlap segment mIoU of the segmentation of ``X`` against ``y`` (SPEC §3).
+        """Best-overlap segment mIoU of the segmentation of ``X`` against ``y`` .
 
         Every ground-truth segment takes its best IoU over the predicted segments; the score
         is the mean over the ground-truth segments of all images and all annotations (the
