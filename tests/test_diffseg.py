@@ -324,7 +324,7 @@ def test_capture_returns_the_normal_output_and_the_head_mean_of_the_probabilitie
         torch.testing.assert_close(means[side], torch.stack(maps).mean(0), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("window", ["slide", "pad", "resize"])
+@pytest.mark.parametrize("window", ["slide", "center", "pad", "resize"])
 @pytest.mark.parametrize("shape", [(24, 40), (40, 24)])
 def test_non_square_images_are_covered_whole(tiny_sd, window, shape):
     image = np.random.default_rng(0).random((*shape, 3))
@@ -420,12 +420,15 @@ def test_invalid_parameters_are_reported():
         DiffSegGuidance(kl_threshold=())(image)
     with pytest.raises(ValueError, match=r"kl_threshold\[i\] must be > 0"):
         DiffSegGuidance(kl_threshold=(1.1, 0))(image)
-    with pytest.raises(ValueError, match="window must be one of"):
+    windows = r"window must be one of \['slide', 'center', 'pad', 'resize'\]"
+    with pytest.raises(ValueError, match=windows):
         DiffSegGuidance(window="tile")(image)
     with pytest.raises(ValueError, match="timestep must be >= 0"):
         DiffSegGuidance(timestep=-1)(image)
     with pytest.raises(TypeError, match="refine must be a bool"):
         DiffSegGuidance(refine="yes")(image)
+    with pytest.raises(TypeError, match="antialias must be a bool"):
+        DiffSegGuidance(antialias=None)(image)
     with pytest.raises(TypeError, match="checkpoint must be"):
         DiffSegGuidance(checkpoint=3)(image)
 
@@ -435,3 +438,270 @@ def test_clear_model_cache_drops_loaded_models(tiny_sd):
     assert any(key[0] == "diffseg" for key in _hub.cached_keys())
     assert _hub.clear_model_cache() >= 1
     assert not _hub.cached_keys()
+
+
+# -- the input pipeline and the original's protocol, against independent expectations --------
+
+
+def bilinear_reference(image, height, width):
+    """Bilinear resize with half-pixel centres, clamped at the edges and without antialiasing,
+    written out in numpy: the convention of the original's ``tf.image.resize`` and Keras'
+    bilinear ``UpSampling2D``. ``image`` is (h, w) or (h, w, c)."""
+
+    def axis(n_in, n_out):
+        source = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        low = np.floor(source).astype(int)
+        return low, np.minimum(low + 1, n_in - 1), source - low
+
+    image = np.asarray(image, dtype=np.float64)
+    r0, r1, wr = axis(image.shape[0], height)
+    c0, c1, wc = axis(image.shape[1], width)
+    extra = (None,) * (image.ndim - 2)
+    wr = wr[(slice(None), None, *extra)]
+    wc = wc[(None, slice(None), *extra)]
+    top = image[r0][:, c0] * (1 - wc) + image[r0][:, c1] * wc
+    bottom = image[r1][:, c0] * (1 - wc) + image[r1][:, c1] * wc
+    return top * (1 - wr) + bottom * wr
+
+
+def test_bilinear_reference_on_hand_computed_values():
+    # 2 -> 4: source positions -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
+    np.testing.assert_allclose(bilinear_reference([[0.0, 1.0]], 1, 4), [[0, 0.25, 0.75, 1]])
+    # 4 -> 2: source positions 0.5 and 2.5, i.e. plain averages of neighbours (no low-pass)
+    np.testing.assert_allclose(bilinear_reference([[0.0, 1.0, 3.0, 7.0]], 1, 2), [[0.5, 5.0]])
+
+
+@pytest.mark.parametrize("shape", [(20, 20), (48, 48), (13, 29)])
+@pytest.mark.parametrize("antialias", [False, True])
+def test_model_input_is_the_bilinear_resize_scaled_to_minus_one_one(shape, antialias):
+    image = np.random.default_rng(0).random((*shape, 3)).astype(np.float32)
+    before = image.copy()
+    pixels = ops.model_input(image, 32, antialias=antialias)
+    assert pixels.shape == (1, 3, 32, 32) and pixels.dtype == torch.float32
+    np.testing.assert_array_equal(image, before)
+    expected = 2 * bilinear_reference(image, 32, 32) - 1  # the original's x / 127.5 - 1 on 0..255
+    out = pixels[0].permute(1, 2, 0).numpy()
+    if antialias and max(shape) > 32:  # shrinking with antialiasing low-passes: not the original
+        assert np.abs(out - expected).max() > 0.05
+    else:  # enlarging is the same either way; shrinking without it is the original's resize
+        np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert out.min() >= -1 and out.max() <= 1
+
+
+def test_center_square_is_the_originals_crop():
+    # the original: c = min(h, w), offsets (h - c) // 2 and (w - c) // 2
+    assert ops.center_square(321, 481) == (0, 80, 321)
+    assert ops.center_square(481, 321) == (80, 0, 321)
+    assert ops.center_square(10, 7) == (1, 0, 7)
+    assert ops.center_square(7, 12) == (0, 2, 7)
+    assert ops.center_square(6, 6) == (0, 0, 6)
+
+
+def save_tiny_stable_diffusion_four_resolutions(path):
+    """Stable Diffusion v1.x's layout scaled down: latent 16², self-attention at 16², 8², 4²
+    (two layers in each down block, three in each up block: 5 each) and 2² (the mid block:
+    1), as SD's 64², 32², 16², 8²; a 77-token tokenizer as SD's; VAE factor 2 (input 32²)."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    tok = path / "tokenizer"
+    tok.mkdir(parents=True)
+    (tok / "vocab.json").write_text(json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2}))
+    (tok / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(tok / "vocab.json"), str(tok / "merges.txt"), model_max_length=77).save_pretrained(tok)
+    torch.manual_seed(0)
+    text = CLIPTextConfig(
+        vocab_size=3, hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+        num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+        pad_token_id=1,
+    )
+    CLIPTextModel(text).save_pretrained(path / "text_encoder")
+    UNet2DConditionModel(
+        sample_size=16, block_out_channels=(16, 16, 32, 32), layers_per_block=2,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+    ).save_pretrained(path / "unet")
+    AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=(8, 16), latent_channels=4, norm_num_groups=4, sample_size=32,
+    ).save_pretrained(path / "vae")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_sd4(tmp_path_factory):
+    return str(save_tiny_stable_diffusion_four_resolutions(tmp_path_factory.mktemp("tiny-sd4")))
+
+
+def record_unet_inputs(unet):
+    """Install a hook that records the keyword-complete inputs of every UNet call."""
+    calls = []
+
+    def hook(module, args, kwargs):
+        names = ("sample", "timestep", "encoder_hidden_states")
+        calls.append({**dict(zip(names, args)), **kwargs})
+
+    return calls, unet.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def test_the_unet_receives_the_originals_inputs(tiny_sd4):
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextModel
+
+    image = np.random.default_rng(1).random((24, 40, 3)).astype(np.float32)
+    provider = DiffSegGuidance.from_preset("benchmark", checkpoint=tiny_sd4, local_files_only=True)
+    model = provider._load_model("cpu", torch.float32)
+    calls, handle = record_unet_inputs(model["unet"])
+    try:
+        labels = provider(image)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    call = calls[0]
+    # the central square (rows 0-23, columns 8-31) resized to 32 × 32 and scaled to [-1, 1]
+    pixels = 2 * bilinear_reference(image[:, 8:32], 32, 32) - 1
+    pixels = torch.tensor(pixels, dtype=torch.float32).permute(2, 0, 1)[None]
+    # the clean latent: the mean of the VAE's distribution times 0.18215, no noise
+    vae = AutoencoderKL.from_pretrained(tiny_sd4, subfolder="vae").eval()
+    assert vae.config.scaling_factor == 0.18215
+    with torch.no_grad():
+        latent = vae.encode(pixels).latent_dist.mean * 0.18215
+    torch.testing.assert_close(call["sample"], latent, rtol=1e-4, atol=1e-5)
+    assert call["timestep"].tolist() == [300]
+    # the empty prompt: start token then end-of-text padding to 77 tokens, as the original's
+    # unconditional context; ids 0 and 1 in this vocabulary (49406, 49407 in SD's)
+    text = CLIPTextModel.from_pretrained(tiny_sd4, subfolder="text_encoder").eval()
+    with torch.no_grad():
+        empty = text(torch.tensor([[0] + [1] * 76]))[0]
+    assert call["encoder_hidden_states"].shape == (1, 77, 32)
+    torch.testing.assert_close(call["encoder_hidden_states"], empty)
+    # outside the square the labels continue those of its border columns
+    assert labels.shape == (24, 40)
+    np.testing.assert_array_equal(labels[:, :8], np.repeat(labels[:, 8:9], 8, axis=1))
+    np.testing.assert_array_equal(labels[:, 32:], np.repeat(labels[:, 31:32], 8, axis=1))
+
+
+def test_antialias_changes_only_windows_shrunk_to_the_input(tiny_sd4):
+    rng = np.random.default_rng(2)
+    samples = {}
+    for shape in [(64, 64), (20, 20)]:
+        image = rng.random((*shape, 3))
+        for antialias in (False, True):
+            provider = DiffSegGuidance(checkpoint=tiny_sd4, local_files_only=True,
+                                       antialias=antialias)
+            calls, handle = record_unet_inputs(provider._load_model("cpu", torch.float32)["unet"])
+            try:
+                provider(image)
+            finally:
+                handle.remove()
+            samples[shape, antialias] = calls[0]["sample"]
+    assert not torch.allclose(samples[(64, 64), False], samples[(64, 64), True], atol=1e-3)
+    torch.testing.assert_close(samples[(20, 20), False], samples[(20, 20), True])
+
+
+def test_four_resolutions_are_averaged_5_5_5_1_and_weighted_by_their_side(tiny_sd4):
+    from diffusers.models.attention_processor import AttnProcessor
+
+    provider = DiffSegGuidance(checkpoint=tiny_sd4, local_files_only=True)
+    model = provider._load_model("cpu", torch.float32)
+    unet = model["unet"]
+    crop = np.random.default_rng(3).random((32, 32, 3)).astype(np.float32)
+    aggregated = provider._attention(model, crop, provider._check_params())
+    assert aggregated.shape == (16, 16, 16, 16)
+
+    # reference: diffusers' own attention probabilities of every self-attention layer
+    layers = []
+
+    class Reference(AttnProcessor):
+        def __call__(self, attn, hidden_states, *args, **kwargs):
+            query = attn.head_to_batch_dim(attn.to_q(hidden_states))
+            key = attn.head_to_batch_dim(attn.to_k(hidden_states))
+            layers.append(attn.get_attention_scores(query, key).mean(0).double().numpy())
+            return super().__call__(attn, hidden_states, *args, **kwargs)
+
+    original = dict(unet.attn_processors)
+    unet.set_attn_processor({n: Reference() if n.endswith("attn1.processor") else p
+                             for n, p in original.items()})
+    try:
+        with torch.no_grad():
+            latent = model["vae"].encode(ops.model_input(crop, 32)).latent_dist.mean * 0.18215
+            unet(latent, torch.tensor([300]), encoder_hidden_states=model["embedding"])
+    finally:
+        unet.set_attn_processor(original)
+    by_side = {}
+    for probs in layers:
+        by_side.setdefault(int(np.sqrt(probs.shape[0])), []).append(probs)
+    assert {side: len(maps) for side, maps in by_side.items()} == {16: 5, 8: 5, 4: 5, 2: 1}
+
+    # aggregation written out: key maps bilinearly resized to 16² and renormalised, queries
+    # repeated over the 16/r × 16/r cells they cover, resolutions weighted r / (16+8+4+2)
+    expected = np.zeros((16, 16, 16, 16))
+    for side, maps in by_side.items():
+        mean = np.mean(maps, axis=0)  # over the layers of this resolution
+        keys = np.stack([bilinear_reference(row.reshape(side, side), 16, 16) for row in mean])
+        keys /= keys.sum(axis=(1, 2), keepdims=True)
+        ratio = 16 // side
+        queries = keys.reshape(side, side, 16, 16).repeat(ratio, axis=0).repeat(ratio, axis=1)
+        expected += side / 30 * queries
+    np.testing.assert_allclose(aggregated.double().numpy(), expected, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(24, 40), (40, 24), (21, 30)])
+def test_center_window_feeds_only_the_central_square(tiny_sd, shape, monkeypatch):
+    image = np.random.default_rng(4).random((*shape, 3))
+    provider = DiffSegGuidance(checkpoint=tiny_sd, local_files_only=True, window="center")
+    crops = []
+
+    def known(model, crop, params, random_state):  # a segmenter whose answer is known
+        crops.append(crop)
+        return np.arange(crop.shape[0] * crop.shape[1]).reshape(crop.shape[:2])
+
+    monkeypatch.setattr(provider, "_segment_window", known)
+    labels = provider(image)
+    top, left, side = ops.center_square(*shape)
+    assert len(crops) == 1
+    np.testing.assert_array_equal(crops[0], image[top:top + side, left:left + side].astype(np.float32))
+    inside = known(None, crops[0], None, None)
+    # inside, the window's labels; outside, those of the nearest pixel of the square
+    rows = np.clip(np.arange(shape[0]) - top, 0, side - 1)
+    cols = np.clip(np.arange(shape[1]) - left, 0, side - 1)
+    np.testing.assert_array_equal(labels, inside[rows[:, None], cols[None, :]])
+
+
+def test_full_precision_unless_half_on_cuda(monkeypatch):
+    from skdynaguide.guidance import diffseg
+
+    assert DiffSegGuidance()._check_params()["dtype"] == torch.float32  # the CPU, or CUDA
+    assert DiffSegGuidance(device="cpu", half=True)._check_params()["dtype"] == torch.float32
+    # on CUDA (the device resolution stubbed: no GPU here), float16 only when asked for
+    monkeypatch.setattr(diffseg, "resolve_device", lambda device: "cuda:0")
+    assert DiffSegGuidance()._check_params()["dtype"] == torch.float32
+    assert DiffSegGuidance(half=True)._check_params()["dtype"] == torch.float16
+    for name in DiffSegGuidance.presets:
+        assert DiffSegGuidance.from_preset(name)._check_params()["dtype"] == torch.float32
+
+
+def test_presets_are_the_originals_published_settings():
+    benchmark = DiffSegGuidance.from_preset("benchmark")
+    cityscapes = DiffSegGuidance.from_preset("benchmark-cityscapes")
+    demo = DiffSegGuidance.from_preset("demo")
+    for provider in (benchmark, cityscapes, demo):
+        params = provider.get_params()
+        assert params["window"] == "center" and params["antialias"] is False
+        assert params["half"] is False and params["timestep"] == 300
+        assert params["anchor_grid"] == 16
+    assert benchmark.kl_threshold == (1.1, 1.1, 1.1) and benchmark.refine is False
+    assert cityscapes.kl_threshold == (0.9, 0.9, 0.9) and cityscapes.refine is False
+    assert demo.kl_threshold == (0.9, 0.9, 0.9) and demo.refine is True
+    # the defaults are the benchmark's but for how the image is covered
+    default, reference = DiffSegGuidance().get_params(), benchmark.get_params()
+    assert {k: v for k, v in default.items() if reference[k] != v} == dict(window="slide",
+                                                                           antialias=True)
+    # parameters override; the table cannot be changed through a provider or directly
+    assert DiffSegGuidance.from_preset("demo", refine=False, checkpoint="x").get_params()[
+        "refine"] is False
+    with pytest.raises(TypeError):
+        DiffSegGuidance.presets["demo"]["refine"] = False
+    with pytest.raises(ValueError, match=r"unknown DiffSeg preset 'coco'.*'benchmark'"):
+        DiffSegGuidance.from_preset("coco")

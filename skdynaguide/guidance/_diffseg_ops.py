@@ -18,8 +18,10 @@ tested alone on small synthetic attention tensors:
    (bilinear upsampling, argmax over proposals — "non-maximum suppression").
 
 Locations are flattened row-major (``index = row * R + col``), as the UNet flattens its
-feature maps. Also here: the square windows that let DiffSeg cover non-square images
-(:func:`window_starts`, :func:`stitch_windows`) and :func:`resize_labels`.
+feature maps. Also here: the model's input for one window (:func:`model_input`), the central
+square the original segments (:func:`center_square`), the square windows that let DiffSeg
+cover non-square images (:func:`window_starts`, :func:`stitch_windows`) and
+:func:`resize_labels`.
 """
 from __future__ import annotations
 
@@ -32,9 +34,11 @@ import torch.nn.functional as F
 __all__ = [
     "aggregate_attention",
     "anchor_grid",
+    "center_square",
     "iterative_merging",
     "merge_proposals",
     "merge_with_anchors",
+    "model_input",
     "proposals_to_labels",
     "refine_proposals",
     "resize_labels",
@@ -361,6 +365,54 @@ def resize_labels(labels, size):
     rows = np.minimum(((np.arange(size[0]) + 0.5) * height / size[0]).astype(np.int64), height - 1)
     cols = np.minimum(((np.arange(size[1]) + 0.5) * width / size[1]).astype(np.int64), width - 1)
     return labels[rows[:, None], cols[None, :]]
+
+
+def model_input(image, side, antialias=True):
+    """The VAE's input for one window: resized to ``side × side`` and scaled to [-1, 1].
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3)
+        RGB in [0, 1] (any float or integer dtype that holds such values).
+    side : int
+        The model's input side (512 for Stable Diffusion v1.x).
+    antialias : bool, default=True
+        Low-pass filter the image when it is shrunk (a window larger than ``side``). The
+        original code resizes without (``tf.image.resize``, bilinear with half-pixel
+        centres), which this reproduces with False; enlarging is the same either way.
+
+    Returns
+    -------
+    pixels : tensor of shape (1, 3, side, side), dtype float32
+        Bilinear resize with half-pixel centres (``align_corners=False``), then
+        ``2 * x - 1``, as the original's ``x / 127.5 - 1`` on 0–255 values.
+
+    Examples
+    --------
+    >>> pixels = model_input(np.ones((2, 3, 3)) * [0.0, 0.5, 1.0], 4)
+    >>> tuple(pixels.shape), pixels[0, :, 0, 0].tolist()
+    ((1, 3, 4, 4), [-1.0, 0.0, 1.0])
+    """
+    pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    if pixels.shape[-2:] != (side, side):
+        pixels = F.interpolate(pixels, size=(side, side), mode="bilinear", align_corners=False,
+                               antialias=bool(antialias))
+    return pixels.clamp(0, 1) * 2 - 1
+
+
+def center_square(height, width):
+    """``(top, left, side)`` of the central square of an image, as the original crops it.
+
+    The side is ``min(height, width)``; the offsets are rounded down, as in the original's
+    data loaders.
+
+    Examples
+    --------
+    >>> center_square(321, 481), center_square(481, 320), center_square(5, 5)
+    ((0, 80, 321), (80, 0, 320), (0, 0, 5))
+    """
+    side = min(int(height), int(width))
+    return (int(height) - side) // 2, (int(width) - side) // 2, side
 
 
 def window_starts(length, side):

@@ -5,10 +5,10 @@ import numbers
 import os
 import threading
 from contextlib import contextmanager
+from types import MappingProxyType
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .. import _hub
 from .._device import resolve_device
@@ -19,7 +19,12 @@ from .base import GuidanceProvider
 __all__ = ["DiffSegGuidance"]
 
 _SUBFOLDERS = ("unet", "vae", "text_encoder", "tokenizer")
-_WINDOWS = ("slide", "pad", "resize")
+_WINDOWS = ("slide", "center", "pad", "resize")
+
+# How the original code runs every setting it publishes: the central square resized to the
+# model's input without antialiasing (tf.image.resize), models in float32.
+_ORIGINAL_PROTOCOL = dict(window="center", antialias=False, half=False, timestep=300,
+                          anchor_grid=16)
 
 
 class DiffSegGuidance(GuidanceProvider, name="diffseg"):
@@ -33,7 +38,7 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     2. one UNet pass at ``timestep`` (300) with the empty-prompt text embedding, during which
        a custom attention processor records every self-attention probability map, averaged
        over heads inside the processor and over the layers of each resolution (16 layers at
-       64², 32², 16², 8² for SD v1.x);
+       64², 32², 16², 8² for SD v1.x: 5, 5, 5 and 1 of them);
     3. attention aggregation, anchor grid, iterative merging by symmetric KL, optional k-means
        refinement, bilinear upsampling (×8) and argmax: the pure functions of
        :mod:`skdynaguide.guidance._diffseg_ops`.
@@ -44,26 +49,53 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     **The prior.** Stable Diffusion is trained without segmentation labels, so DiffSeg is an
     unsupervised (and zero-shot) segmenter; the segments are class-agnostic.
 
-    **Non-square images.** The original segments only the central square. Here
-    ``window="slide"`` (the default) covers the whole image with square windows of side
-    ``min(H, W)`` sliding along the long side and overlapping by at least half a window
-    (481 × 321: 2 windows, 16:9: 3 windows); each is segmented exactly as the original
-    segments a square image, consecutive windows' segments are joined where they agree on
-    most of their overlap, and each pixel takes the labels of the window whose centre is
-    nearest (:func:`~skdynaguide.guidance._diffseg_ops.stitch_windows`). It costs one UNet
-    pass per window and keeps the original's resolution and isotropy. ``"pad"`` reflects the
-    image into a square (one pass; the image gets fewer latent cells and its mirror image
-    takes part in the attention), ``"resize"`` stretches the image to a square (one pass;
+    **Published settings.** The original code fixes no defaults; its notebooks use two
+    settings, available by name through :meth:`from_preset`:
+
+    - ``"benchmark"``: the benchmark notebook on COCO-Stuff, threshold 1.1 for each of the
+      three merging iterations, no k-means refinement;
+    - ``"benchmark-cityscapes"``: the same on Cityscapes, threshold 0.9;
+    - ``"demo"``: the demo notebook, threshold 0.9 with refinement.
+
+    All three run the original's protocol: the central square (``window="center"``),
+    resized without antialiasing (``antialias=False``), in full precision (``half=False``).
+    The defaults of this class are the ``"benchmark"`` settings, the ones behind DiffSeg's
+    published scores, except for how the image is covered: ``window="slide"`` segments the
+    whole image and ``antialias=True`` avoids aliasing when a window larger than 512 pixels
+    is shrunk, since a guide must label every pixel.
+
+    **Non-square images.** The original segments only the central square
+    (``window="center"``, the paper's protocol: a crop of side ``min(H, W)``, offsets rounded
+    down, resized to 512); pixels outside it continue the labels of the square's nearest
+    border pixel. To score DiffSeg as the paper does, crop the images and the ground truth to
+    the central square first (:func:`~skdynaguide.guidance._diffseg_ops.center_square`), on
+    which all window modes are the same. ``window="slide"`` (the default) covers the whole
+    image with square windows of side ``min(H, W)`` sliding along the long side and
+    overlapping by at least half a window (481 × 321: 2 windows, 16:9: 3 windows); each is
+    segmented exactly as the original segments a square image, consecutive windows' segments
+    are joined where they agree on most of their overlap, and each pixel takes the labels of
+    the window whose centre is nearest
+    (:func:`~skdynaguide.guidance._diffseg_ops.stitch_windows`). It costs one UNet pass per
+    window and keeps the original's resolution and isotropy. ``"pad"`` reflects the image
+    into a square (one pass; the image gets fewer latent cells and its mirror image takes
+    part in the attention), ``"resize"`` stretches the image to a square (one pass;
     anisotropic).
+
+    **Precision.** The original runs the VAE and the UNet in float32. Merging compares KL
+    divergences with a threshold, so the small changes float16 makes to the attention maps
+    can flip which locations merge near the threshold, and with them the segments; full
+    precision is therefore the default and the setting of every preset. ``half=True`` runs
+    the models in float16 on CUDA (less memory, faster) for users who accept that.
 
     **Weights.** The UNet, the VAE, the CLIP text encoder and its tokenizer are loaded on first
     use through ``from_pretrained(checkpoint, subfolder=...)`` and cached in memory per
     (checkpoint, device, dtype, cache directory), outside the provider's parameters (clones,
     ``GridSearchCV`` and pickles never copy them). The text encoder only serves to compute the
-    empty-prompt embedding, which is cached; it is released right away. Without network
-    access download the four sub-folders on a connected machine (``hf download
-    CompVis/stable-diffusion-v1-4 --include "unet/*" "vae/*" "text_encoder/*" "tokenizer/*"
-    --local-dir DIR``) and pass ``checkpoint=DIR``; a missing checkpoint raises
+    empty-prompt embedding (the tokenizer's 77 tokens for SD: start token, then end-of-text
+    padding), which is cached; it is released right away. Without network access download the
+    four sub-folders on a connected machine (``hf download CompVis/stable-diffusion-v1-4
+    --include "unet/*" "vae/*" "text_encoder/*" "tokenizer/*" --local-dir DIR``) and pass
+    ``checkpoint=DIR``; a missing checkpoint raises
     :class:`~skdynaguide.guidance.WeightsNotFoundError` with these instructions, a missing
     ``diffusers`` an ImportError naming ``pip install "skdynaguide[diffseg]"``.
 
@@ -80,27 +112,35 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
         Never try the network.
     cache_dir : str, path-like or None, default=None
         Hugging Face cache directory.
-    half : bool, default=True
-        Run the UNet and VAE in float16 on CUDA (ignored on the CPU). Attention
-        probabilities are always computed and accumulated in float32.
+    half : bool, default=False
+        Run the UNet and VAE in float16 on CUDA (ignored on the CPU, which always uses
+        float32); see *Precision* above. Attention probabilities are always computed and
+        accumulated in float32.
     timestep : int, default=300
         Diffusion timestep of the single UNet pass.
     kl_threshold : sequence of float, default=(1.1, 1.1, 1.1)
         Symmetric-KL threshold of each merging iteration; the number of iterations is its
         length. Larger thresholds merge more, giving fewer segments.
-    refine : bool, default=True
-        k-means refinement of the merged proposals (the original's default).
+    refine : bool, default=False
+        k-means refinement of the merged proposals (on in the original's demo, off in its
+        benchmark; it adds one k-means over the 4096 attention distributions).
     anchor_grid : int, default=16
         Anchors per side of the anchor grid (16 × 16 = 256 initial proposals).
-    window : {"slide", "pad", "resize"}, default="slide"
+    window : {"slide", "center", "pad", "resize"}, default="slide"
         How a non-square image is covered (see above); square images are one window in all
-        three modes.
+        four modes.
+    antialias : bool, default=True
+        Low-pass filter a window larger than the model's input before shrinking it; False
+        resizes as the original does (bilinear only). Windows smaller than the input are
+        enlarged identically either way.
     chunk_size : int, default=1024
         Distributions per block in the KL computations (bounds their memory).
 
     See Also
     --------
     SegFormerGuidance : Guidance from a SegFormer supervised on ADE20K.
+    skdynaguide.DynaGuideSegmenter.from_preset : ``"dynaguide-diffseg"`` is DynaGuide with
+        this guide at the ``"benchmark"`` settings.
 
     Notes
     -----
@@ -108,11 +148,11 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     proposals, 64 × 64 per window for SD (upsampled ×8 to 512 and then to the window's size).
 
     Differences from the original code, none of which changes the algorithm: the symmetric
-    KL is computed in float32 as two matrix products (the original broadcasts it in float16),
-    with probabilities clamped to 1e-12 inside the logarithms; k-means clusters that end
-    empty are dropped (the original's re-indexing would mislabel them); the proposals are
-    upsampled to the model's input size (×8) and the label map then resized (nearest) to the
-    window's size in the image.
+    KL is computed in float32 as two matrix products (the original computes the first
+    iteration's in float16 and the later ones in float64), with probabilities clamped to
+    1e-12 inside the logarithms; k-means clusters that end empty are dropped (the original's
+    re-indexing would mislabel them); the proposals are upsampled to the model's input size
+    (×8) and the label map then resized (nearest) to the window's size in the image.
 
     Memory. Attention maps are ``N × N`` per head with ``N = 4096`` at 64², i.e. 64 MiB in
     float32 per head and 512 MiB for SD's 8 heads if materialised at once. The processor
@@ -136,6 +176,12 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
 
     Examples
     --------
+    The published settings by name (parameters given alongside override them):
+
+    >>> demo = DiffSegGuidance.from_preset("demo", checkpoint="sd-v1-4")
+    >>> demo.kl_threshold, demo.refine, demo.window, demo.half
+    ((0.9, 0.9, 0.9), True, 'center', False)
+
     Needs the ``diffseg`` extra and the Stable Diffusion weights:
 
     >>> from skdynaguide import DynaGuideSegmenter
@@ -144,18 +190,28 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     >>> labels = seg.fit_predict(image)                      # doctest: +SKIP
     """
 
+    #: The original code's published settings (see the class description), by name.
+    presets = MappingProxyType({
+        name: MappingProxyType(dict(_ORIGINAL_PROTOCOL, **settings)) for name, settings in [
+            ("benchmark", dict(kl_threshold=(1.1, 1.1, 1.1), refine=False)),
+            ("benchmark-cityscapes", dict(kl_threshold=(0.9, 0.9, 0.9), refine=False)),
+            ("demo", dict(kl_threshold=(0.9, 0.9, 0.9), refine=True)),
+        ]
+    })
+
     def __init__(
         self,
         checkpoint="CompVis/stable-diffusion-v1-4",
         device="auto",
         local_files_only=False,
         cache_dir=None,
-        half=True,
+        half=False,
         timestep=300,
         kl_threshold=(1.1, 1.1, 1.1),
-        refine=True,
+        refine=False,
         anchor_grid=16,
         window="slide",
+        antialias=True,
         chunk_size=1024,
     ):
         self.checkpoint = checkpoint
@@ -168,12 +224,38 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
         self.refine = refine
         self.anchor_grid = anchor_grid
         self.window = window
+        self.antialias = antialias
         self.chunk_size = chunk_size
+
+    @classmethod
+    def from_preset(cls, name, **params):
+        """A provider with the original code's published settings, ``params`` overriding them.
+
+        Parameters
+        ----------
+        name : {"benchmark", "benchmark-cityscapes", "demo"}
+            The benchmark notebook's settings for COCO-Stuff (threshold 1.1, no refinement)
+            or Cityscapes (0.9), or the demo notebook's (0.9 with refinement); all with the
+            original's central-square protocol in full precision.
+        **params
+            Any constructor parameter, e.g. ``checkpoint=DIR`` or ``window="slide"`` to cover
+            whole images.
+
+        Examples
+        --------
+        >>> DiffSegGuidance.from_preset("benchmark", window="slide").get_params()["window"]
+        'slide'
+        """
+        if name not in cls.presets:
+            raise ValueError(
+                f"unknown DiffSeg preset {name!r}; choose one of {sorted(cls.presets)}"
+            )
+        return cls(**{**cls.presets[name], **params})
 
     # -- parameters and model ---------------------------------------------------------------
 
     def _check_params(self):
-        _hub.check_loading_params(self, ("local_files_only", "half", "refine"))
+        _hub.check_loading_params(self, ("local_files_only", "half", "refine", "antialias"))
         if isinstance(self.kl_threshold, (str, bytes, numbers.Number)) or not hasattr(
             self.kl_threshold, "__len__"
         ):
@@ -255,6 +337,15 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
         height, width = image.shape[:2]
         if self.window == "resize" or height == width:
             return self._segment_window(model, image, params, random_state)
+        if self.window == "center":
+            top, left, side = ops.center_square(height, width)
+            labels = self._segment_window(
+                model, image[top:top + side, left:left + side], params, random_state
+            )
+            # the original labels only the square; a guide must label every pixel, and the
+            # nearest labelled pixel is the least arbitrary choice
+            return np.pad(labels, ((top, height - side - top), (left, width - side - left)),
+                          mode="edge")
         if self.window == "pad":
             side = max(height, width)
             top, left = (side - height) // 2, (side - width) // 2
@@ -295,10 +386,7 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     def _attention(self, model, crop, params):
         """Aggregated self-attention ``(R, R, R, R)`` of one crop (steps 1–2 of the class doc)."""
         device, dtype, side = params["device"], params["dtype"], model["side"]
-        pixels = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float()
-        pixels = F.interpolate(pixels, size=(side, side), mode="bilinear", align_corners=False,
-                               antialias=True).clamp(0, 1)
-        pixels = (pixels * 2 - 1).to(device=device, dtype=dtype)
+        pixels = ops.model_input(crop, side, self.antialias).to(device=device, dtype=dtype)
         vae, unet = model["vae"], model["unet"]
         with model["lock"], torch.inference_mode():
             latent = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
