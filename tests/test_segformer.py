@@ -168,3 +168,48 @@ def test_a_repository_id_is_found_in_a_copied_hugging_face_cache(tiny_segformer,
     provider = SegFormerGuidance(checkpoint="someone/tiny-segformer", cache_dir=str(tmp_path / "hub"),
                                  resolution=32)
     np.testing.assert_array_equal(provider(image), expected)
+
+
+# -- the checkpoint's own size and the paper's checkpoint -------------------------------------
+
+
+def record_pixel_shapes(model):
+    """Install a hook that records the shape of the pixels each forward pass receives."""
+    shapes = []
+
+    def hook(module, args, kwargs):
+        pixels = kwargs["pixel_values"] if "pixel_values" in kwargs else args[0]
+        shapes.append(tuple(pixels.shape[-2:]))
+
+    return shapes, model.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def test_resolution_follows_the_checkpoints_processor_unless_set(tmp_path):
+    # a checkpoint whose processor says 64 x 64 (as a Cityscapes one says 1024 x 1024)
+    checkpoint = save_tiny_segformer(tmp_path / "tiny-64", size=64)
+    image = np.random.default_rng(2).random((30, 50, 3))
+    seen = {}
+    for resolution in (None, 32, 48):
+        provider = SegFormerGuidance(checkpoint=checkpoint, local_files_only=True,
+                                     resolution=resolution)
+        _, model = provider._load_model("cpu", torch.float32)
+        shapes, handle = record_pixel_shapes(model)
+        try:
+            labels = provider(image)
+        finally:
+            handle.remove()
+        assert labels.shape == (30, 50)
+        seen[resolution] = shapes
+    assert seen == {None: [(64, 64)], 32: [(32, 32)], 48: [(48, 48)]}
+    assert SegFormerGuidance().resolution is None  # the default follows the checkpoint
+
+
+def test_the_papers_checkpoint_by_name():
+    provider = SegFormerGuidance.from_preset("dynaguide")
+    assert provider.checkpoint == "nvidia/segformer-b2-finetuned-ade-512-512"
+    assert provider.resolution is None and provider.half is False  # 512 x 512, float32
+    assert SegFormerGuidance.from_preset("dynaguide", batch_size=2).batch_size == 2
+    with pytest.raises(ValueError, match=r"unknown SegFormer preset 'b2'.*'dynaguide'"):
+        SegFormerGuidance.from_preset("b2")
+    with pytest.raises(TypeError):
+        SegFormerGuidance.presets["dynaguide"]["checkpoint"] = "b0"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -18,8 +19,8 @@ __all__ = ["SegFormerGuidance"]
 class SegFormerGuidance(GuidanceProvider, name="segformer"):
     """Semantic segmentation by a pretrained SegFormer (Xie et al., 2021) as guidance.
 
-    The image goes through the checkpoint's image processor (resize to
-    ``resolution × resolution``, ImageNet normalisation) and
+    The image goes through the checkpoint's image processor (resize to the size it was
+    trained at, or to ``resolution × resolution`` when set; ImageNet normalisation) and
     ``SegformerForSemanticSegmentation``; the class logits, which come out at 1/4 of the
     processed resolution, are bilinearly upsampled to the image's own size and the argmax is
     the label map (labels made consecutive). Any image size and aspect ratio works; several
@@ -28,8 +29,14 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
     **The prior.** The default checkpoint is trained *with labels* on ADE20K (150 classes of
     scenes and objects). Using it keeps DynaGuide label-free on the target data, but the whole
     pipeline is then not "fully unsupervised"; for that use DiffSeg
-    (:class:`~skdynaguide.guidance.DiffSegGuidance`) or a weight-free provider. The DynaGuide
-    authors used SegFormer-b2; any SegFormer checkpoint works.
+    (:class:`~skdynaguide.guidance.DiffSegGuidance`) or a weight-free provider.
+
+    **The paper's checkpoint.** The default is SegFormer-B0 (3.7 M parameters), for speed.
+    The DynaGuide authors used SegFormer-B2 (``nvidia/segformer-b2-finetuned-ade-512-512``,
+    27 M parameters) at its processor's 512 × 512 in float32:
+    ``SegFormerGuidance.from_preset("dynaguide")`` is that setting, and
+    ``DynaGuideSegmenter.from_preset("dynaguide-segformer")`` DynaGuide with it. Any
+    SegFormer checkpoint works.
 
     **Weights.** Loaded on first use through ``from_pretrained`` and cached in memory per
     (checkpoint, device, dtype, cache directory), outside the provider's parameters: clones,
@@ -53,9 +60,11 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
         Never try the network (the Hugging Face cache or ``checkpoint`` directory only).
     cache_dir : str, path-like or None, default=None
         Hugging Face cache directory (None: ``HF_HOME`` or ``~/.cache/huggingface``).
-    resolution : int or None, default=512
-        Side of the square the processor resizes images to (the checkpoint's training size
-        for the default); None keeps the processor's own setting.
+    resolution : int or None, default=None
+        Side of the square the processor resizes images to. None keeps the size in the
+        checkpoint's processor configuration, the one it was trained at (512 × 512 for the
+        ``...-ade-512-512`` checkpoints, 1024 × 1024 for ``...-cityscapes-1024-1024``); a
+        model run far from its training size segments worse.
     half : bool, default=True
         Run in float16 on CUDA (ignored on the CPU, which always uses float32).
     batch_size : int, default=8
@@ -68,7 +77,8 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
     Notes
     -----
     Output: an (H, W) map at the image's full resolution; its detail is that of the logits,
-    ``resolution / 4`` per side (128 × 128 for the default), interpolated before the argmax.
+    a quarter of the processed size per side (128 × 128 for the default), interpolated
+    before the argmax.
 
     Cost: ``OMP_NUM_THREADS=1 python benchmarks/bench_guidance_cost.py --providers
     segformer`` measures the seconds per 512 × 512 image and the peak memory (float32 on the
@@ -83,6 +93,11 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
 
     Examples
     --------
+    The DynaGuide authors' setting by name:
+
+    >>> SegFormerGuidance.from_preset("dynaguide").checkpoint
+    'nvidia/segformer-b2-finetuned-ade-512-512'
+
     Needs the ``segformer`` extra and the weights (downloaded once, or a local directory):
 
     >>> from skdynaguide import DynaGuideSegmenter
@@ -91,13 +106,21 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
     >>> labels = seg.fit_predict(image)                      # doctest: +SKIP
     """
 
+    #: Published settings by name: ``"dynaguide"``, the DynaGuide authors' SegFormer-B2 at its
+    #: processor's size, in float32.
+    presets = MappingProxyType({
+        "dynaguide": MappingProxyType(dict(
+            checkpoint="nvidia/segformer-b2-finetuned-ade-512-512", resolution=None, half=False,
+        )),
+    })
+
     def __init__(
         self,
         checkpoint="nvidia/segformer-b0-finetuned-ade-512-512",
         device="auto",
         local_files_only=False,
         cache_dir=None,
-        resolution=512,
+        resolution=None,
         half=True,
         batch_size=8,
     ):
@@ -108,6 +131,31 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
         self.resolution = resolution
         self.half = half
         self.batch_size = batch_size
+
+    @classmethod
+    def from_preset(cls, name, **params):
+        """A provider with a published setting, ``params`` overriding it.
+
+        Parameters
+        ----------
+        name : {"dynaguide"}
+            ``"dynaguide"``: the DynaGuide authors' guide, SegFormer-B2 fine-tuned on ADE20K
+            (``nvidia/segformer-b2-finetuned-ade-512-512``) at its processor's size, in
+            float32.
+        **params
+            Any constructor parameter, e.g. ``checkpoint=DIR`` for a local copy of the
+            weights.
+
+        Examples
+        --------
+        >>> SegFormerGuidance.from_preset("dynaguide", checkpoint="segformer-b2").checkpoint
+        'segformer-b2'
+        """
+        if name not in cls.presets:
+            raise ValueError(
+                f"unknown SegFormer preset {name!r}; choose one of {sorted(cls.presets)}"
+            )
+        return cls(**{**cls.presets[name], **params})
 
     def _check_params(self):
         _hub.check_loading_params(self, ("local_files_only", "half"))
