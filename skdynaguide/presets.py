@@ -2,9 +2,21 @@
 
 Use them through :meth:`skdynaguide.DynaGuideSegmenter.from_preset`. Each preset is the
 method as its paper describes it, at full resolution; pass ``max_pixels=...`` (and a smaller
-``max_iter``) to run it at the library's practical speed.
+``max_iter``) to run it at the library's practical speed. ``"dynaguide-diffseg"`` and
+``"dynaguide-segformer"`` carry the paper's guides, which need their extras and weights
+(:doc:`/guidance`); ``"dynaguide-paper"`` is the same training with a weight-free guide.
+
+``PRESETS`` is read-only: each look-up returns a new dictionary holding new copies of the
+guidance providers, so segmenters made from one preset never share a provider.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sklearn.base import BaseEstimator, clone
+
+from .guidance.diffseg import DiffSegGuidance
+from .guidance.segformer import SegFormerGuidance
 
 __all__ = ["PRESETS"]
 
@@ -35,3 +47,39 @@ PRESETS = {
         min_labels=3,
     ),
 }
+
+# DynaGuide as the paper ran it with its two guides: the "dynaguide-paper" training with
+# DiffSeg at the original code's benchmark settings (threshold 1.1, no refinement, float32,
+# no antialiasing), covering the whole image with sliding windows since the paper does not
+# say how it covered non-square images, or with the authors' SegFormer-B2 in float32.
+PRESETS["dynaguide-diffseg"] = dict(
+    PRESETS["dynaguide-paper"], guidance=DiffSegGuidance.from_preset("benchmark", window="slide")
+)
+PRESETS["dynaguide-segformer"] = dict(
+    PRESETS["dynaguide-paper"], guidance=SegFormerGuidance.from_preset("dynaguide")
+)
+
+
+class _Presets(Mapping):
+    """Read-only presets: a look-up returns a new dict with fresh copies of the estimators in
+    it, so that ``set_params(guidance__...)`` on one segmenter changes neither the preset nor
+    other segmenters made from it."""
+
+    def __init__(self, presets):
+        self._presets = dict(presets)
+
+    def __getitem__(self, name):
+        return {key: clone(value) if isinstance(value, BaseEstimator) else value
+                for key, value in self._presets[name].items()}
+
+    def __iter__(self):
+        return iter(self._presets)
+
+    def __len__(self):
+        return len(self._presets)
+
+    def __repr__(self):
+        return f"PRESETS({sorted(self._presets)})"
+
+
+PRESETS = _Presets(PRESETS)

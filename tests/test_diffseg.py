@@ -705,3 +705,30 @@ def test_presets_are_the_originals_published_settings():
         DiffSegGuidance.presets["demo"]["refine"] = False
     with pytest.raises(ValueError, match=r"unknown DiffSeg preset 'coco'.*'benchmark'"):
         DiffSegGuidance.from_preset("coco")
+
+
+def test_dynaguide_diffseg_preset_carries_the_guide_and_the_paper_training(tiny_sd4):
+    from skdynaguide.presets import PRESETS
+
+    a = DynaGuideSegmenter.from_preset("dynaguide-diffseg")
+    paper = DynaGuideSegmenter.from_preset("dynaguide-paper").get_params(deep=False)
+    own = a.get_params(deep=False)
+    assert {k: v for k, v in own.items() if k != "guidance"} == {
+        k: v for k, v in paper.items() if k != "guidance"}
+    expected = DiffSegGuidance.from_preset("benchmark", window="slide").get_params()
+    assert isinstance(a.guidance, DiffSegGuidance) and a.guidance.get_params() == expected
+    # each segmenter gets its own guide: changing one changes neither the preset nor others
+    b = DynaGuideSegmenter.from_preset("dynaguide-diffseg")
+    assert a.guidance is not b.guidance
+    a.set_params(guidance__refine=True)
+    assert not b.guidance.refine and not PRESETS["dynaguide-diffseg"]["guidance"].refine
+    assert not DynaGuideSegmenter.from_preset("dynaguide-diffseg").guidance.refine
+    with pytest.raises(TypeError):
+        PRESETS["dynaguide-diffseg"] = {}
+    # one line, with the weights in a local directory, runs it (here briefly)
+    # (a small threshold: this random model's attention is nearly uniform)
+    seg = DynaGuideSegmenter.from_preset("dynaguide-diffseg", **FAST, max_pixels=400)
+    seg.set_params(guidance__checkpoint=tiny_sd4, guidance__local_files_only=True,
+                   guidance__kl_threshold=(1e-4,) * 3)
+    image, _ = make_quadrants(16, 24)
+    assert seg.fit_predict(image).shape == (16, 24) and seg.guidance_labels_.max() >= 1

@@ -213,3 +213,22 @@ def test_the_papers_checkpoint_by_name():
         SegFormerGuidance.from_preset("b2")
     with pytest.raises(TypeError):
         SegFormerGuidance.presets["dynaguide"]["checkpoint"] = "b0"
+
+
+def test_dynaguide_segformer_preset_carries_the_guide(tiny_segformer):
+    a = DynaGuideSegmenter.from_preset("dynaguide-segformer")
+    paper = DynaGuideSegmenter.from_preset("dynaguide-paper").get_params(deep=False)
+    assert {k: v for k, v in a.get_params(deep=False).items() if k != "guidance"} == {
+        k: v for k, v in paper.items() if k != "guidance"}
+    assert a.guidance.get_params() == SegFormerGuidance.from_preset("dynaguide").get_params()
+    b = DynaGuideSegmenter.from_preset("dynaguide-segformer")
+    assert a.guidance is not b.guidance
+    a.set_params(guidance__batch_size=1)
+    assert b.guidance.batch_size == 8
+    assert DynaGuideSegmenter.from_preset("dynaguide-segformer").guidance.batch_size == 8
+    # with the weights in a local directory (here a tiny random model), briefly
+    seg = DynaGuideSegmenter.from_preset("dynaguide-segformer", **FAST, max_pixels=400)
+    seg.set_params(guidance__checkpoint=tiny_segformer, guidance__local_files_only=True)
+    image, _ = make_quadrants(16, 24)
+    assert seg.fit_predict(image).shape == (16, 24)
+    np.testing.assert_array_equal(seg.guidance_labels_, seg.guidance(image))
