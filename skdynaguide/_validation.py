@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval as _SklearnInterval
 from sklearn.utils._param_validation import StrOptions, make_constraint
 
-__all__ = ["Interval", "validate_params"]
+__all__ = ["Interval", "StrOptions", "validate_params"]
 
 
 class Interval(_SklearnInterval):

@@ -94,9 +94,9 @@ class StackedDynaGuideNet(nn.Module):
             _stack_norm([net.response[1] for net in nets]),
         )
 
-    def forward(self, x):
+    def forward(self, x, window=None):
         if self.image_coordinates:
-            x = torch.cat([network.with_coordinates(part)
+            x = torch.cat([network.with_coordinates(part, window)
                            for part in x.chunk(self.n_nets, dim=1)], dim=1)
         return DynaGuideNet.forward(self, x)
 
@@ -182,6 +182,10 @@ def _select_norm(norm, n_groups, keep):
                          momentum=norm.momentum)
     out.weight = nn.Parameter(select_groups(norm.weight.detach(), n_groups, keep))
     out.bias = nn.Parameter(select_groups(norm.bias.detach(), n_groups, keep))
+    # the running statistics normalise the full-size pass after training (training.py)
+    out.running_mean.copy_(select_groups(norm.running_mean, n_groups, keep))
+    out.running_var.copy_(select_groups(norm.running_var, n_groups, keep))
+    out.num_batches_tracked.copy_(norm.num_batches_tracked)
     return out
 
 

@@ -105,9 +105,12 @@ class TrainingConfig:
     lr, momentum : float, default=0.1, 0.9
         SGD learning rate and momentum.
     max_pixels : int or None, default=None
-        Train on the image shrunk to at most this many pixels (:func:`training_shape`); the
-        final response is upsampled bilinearly to full size before the argmax. None trains at
-        full resolution.
+        Train on the image shrunk to at most this many pixels (:func:`training_shape`). None
+        trains at full resolution.
+    final_resolution : {"full", "training"}, default="full"
+        Where the labels of an image trained shrunk come from: ``"full"`` runs the trained
+        network on the full-size image (:func:`~skdynaguide.training.full_size_labels`);
+        ``"training"`` upsamples the training-size response bilinearly before the argmax.
     device : str, default="cpu"
         A resolved torch device.
 
@@ -139,6 +142,7 @@ class TrainingConfig:
     lr: float = 0.1
     momentum: float = 0.9
     max_pixels: int | None = None
+    final_resolution: str = "full"
     device: str = "cpu"
 
     @property

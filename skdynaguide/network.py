@@ -8,20 +8,57 @@ Whatever the architecture, the training loop needs one thing: a fresh module, bu
 """
 from __future__ import annotations
 
+import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
 from ._image import check_scalar_int
 from ._registry import Pluggable
 
-__all__ = ["DynaGuideNet", "NetworkBuilder", "CNNBuilder", "resolve_network"]
+__all__ = ["DynaGuideNet", "NetworkBuilder", "CNNBuilder", "resolve_network",
+           "with_coordinates"]
+
+
+def with_coordinates(x, window=None):
+    """``x`` with two more channels: each pixel's row and column, scaled to [0, 1].
+
+    The coordinates are relative to the image, so a network trained on a shrunk image sees
+    the same values at the same places of the full-size one.
+
+    Parameters
+    ----------
+    x : tensor of shape (n, c, h, w)
+    window : (int, int, int, int) or None, default=None
+        ``(top, left, height, width)``: ``x`` is the part of a ``height × width`` image whose
+        first pixel is at row ``top``, column ``left`` (a strip of a large image processed
+        piece by piece). None: ``x`` is the whole image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = with_coordinates(torch.zeros(1, 3, 2, 3))
+    >>> out.shape
+    torch.Size([1, 5, 2, 3])
+    >>> out[0, 3].tolist(), out[0, 4, 0].tolist()
+    ([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [0.0, 0.5, 1.0])
+    >>> with_coordinates(torch.zeros(1, 3, 1, 3), window=(1, 0, 3, 3))[0, 3].tolist()
+    [[0.5, 0.5, 0.5]]
+    """
+    n, _, height, width = x.shape
+    top, left, full_height, full_width = window or (0, 0, height, width)
+    rows = torch.arange(top, top + height, dtype=x.dtype, device=x.device)
+    cols = torch.arange(left, left + width, dtype=x.dtype, device=x.device)
+    rows = rows / max(full_height - 1, 1)
+    cols = cols / max(full_width - 1, 1)
+    grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij"))
+    return torch.cat([x, grid[None].expand(n, 2, height, width)], dim=1)
 
 
 class DynaGuideNet(nn.Module):
     """Fully convolutional feature extractor trained from scratch on one image.
 
-    ``n_blocks`` 3×3 blocks (conv · ReLU · BatchNorm; the first maps 3 → p channels, the
-    others p → p), an optional residual connection from the first block's output to the last
+    ``n_blocks`` 3×3 blocks (conv · ReLU · BatchNorm; the first maps 3 → p channels, or
+    5 → p with ``coordinates``, the others p → p), an optional residual connection from the first block's output to the last
     3×3 block's output, then a 1×1 response conv (p → q) followed by BatchNorm. No pooling:
     the response ``R'`` has the input's spatial size. With p = q = 100 and ``n_blocks=2``
     (the paper's "3 blocks counting the 1×1") it has about 0.1 M parameters.
@@ -37,6 +74,12 @@ class DynaGuideNet(nn.Module):
     residual : bool, default=True
         Add the first block's output to the last 3×3 block's output (a no-op when
         ``n_blocks == 1``).
+    coordinates : bool, default=False
+        Append each pixel's relative row and column (:func:`with_coordinates`) to the
+        colour channels. The papers' network sees colour only, through a 5×5 window: it
+        can express a region only as a colour class. With its position a pixel can be
+        held to its guide segment while neighbouring colours decide where the segment's
+        boundary runs.
 
     Examples
     --------
@@ -46,10 +89,12 @@ class DynaGuideNet(nn.Module):
     torch.Size([1, 5, 6, 7])
     """
 
-    def __init__(self, n_features=100, n_clusters=100, n_blocks=2, residual=True):
+    def __init__(self, n_features=100, n_clusters=100, n_blocks=2, residual=True,
+                 coordinates=False):
         super().__init__()
         self.residual = residual
-        widths = [3] + [n_features] * n_blocks
+        self.coordinates = coordinates
+        widths = [5 if coordinates else 3] + [n_features] * n_blocks
         self.blocks = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(c_in, c_out, kernel_size=3, padding=1),
@@ -62,7 +107,11 @@ class DynaGuideNet(nn.Module):
             nn.Conv2d(n_features, n_clusters, kernel_size=1), nn.BatchNorm2d(n_clusters)
         )
 
-    def forward(self, x):
+    def forward(self, x, window=None):
+        """The response ``R'`` to ``x``; ``window`` places a strip of a larger image (see
+        :func:`with_coordinates`), needed only with ``coordinates``."""
+        if self.coordinates:
+            x = with_coordinates(x, window)
         first = out = self.blocks[0](x)
         for block in self.blocks[1:]:
             out = block(out)
@@ -120,6 +169,9 @@ class CNNBuilder(NetworkBuilder, name="cnn"):
         Number of 3×3 conv blocks (at least 1).
     residual : bool, default=True
         Add the first block's output to the last 3×3 block's output.
+    coordinates : bool, default=False
+        Give the network each pixel's relative position as two more input channels (see
+        :class:`DynaGuideNet`).
 
     Examples
     --------
@@ -129,25 +181,29 @@ class CNNBuilder(NetworkBuilder, name="cnn"):
     ('DynaGuideNet', 3)
     """
 
-    def __init__(self, n_blocks=2, residual=True):
+    def __init__(self, n_blocks=2, residual=True, coordinates=False):
         self.n_blocks = n_blocks
         self.residual = residual
+        self.coordinates = coordinates
 
     def validate(self):
         check_scalar_int(self.n_blocks, "CNNBuilder.n_blocks", min_value=1)
         if not isinstance(self.residual, bool):
             raise TypeError(f"CNNBuilder.residual must be a bool, got {self.residual!r}")
+        if not isinstance(self.coordinates, bool):
+            raise TypeError(f"CNNBuilder.coordinates must be a bool, got {self.coordinates!r}")
         return self
 
     def build(self, n_features, n_clusters):
-        return DynaGuideNet(n_features, n_clusters, n_blocks=self.n_blocks, residual=self.residual)
+        return DynaGuideNet(n_features, n_clusters, n_blocks=self.n_blocks,
+                            residual=self.residual, coordinates=self.coordinates)
 
 
-def resolve_network(network, *, n_blocks=2, residual=True):
+def resolve_network(network, *, n_blocks=2, residual=True, coordinates=False):
     """Turn the estimator's ``network`` parameter into a factory ``(p, q) -> nn.Module``.
 
     A string names a registered :class:`NetworkBuilder`, created with its defaults except
-    for the estimator's ``n_blocks`` and ``residual``, which shape ``"cnn"``
+    for the estimator's ``n_blocks``, ``residual`` and ``coordinates``, which shape ``"cnn"``
     (:class:`CNNBuilder`; ``"resnet18-fpn"`` is :class:`~skdynaguide.ResNetFPN`); a builder
     instance is validated and used as given; any other callable (e.g. a module class) is
     called as ``network(n_features, n_clusters)`` for every image. A module *instance* is
@@ -167,5 +223,5 @@ def resolve_network(network, *, n_blocks=2, residual=True):
             "(n_features, n_clusters) -> nn.Module instead"
         )
     return NetworkBuilder.registry.resolve(
-        network, params=dict(n_blocks=n_blocks, residual=residual),
+        network, params=dict(n_blocks=n_blocks, residual=residual, coordinates=coordinates),
         callables="(n_features, n_clusters) -> nn.Module")

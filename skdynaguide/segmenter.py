@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from ._device import resolve_device
 from ._image import check_images, check_scalar_int
 from ._resources import check_training_memory
-from ._validation import Interval, validate_params
+from ._validation import Interval, StrOptions, validate_params
 from .batched import batch_plan
 from .config import TrainingConfig, TrainingImage
 from .guidance import compute_guidance, resolve_guidance
@@ -33,6 +33,7 @@ from .network import resolve_network
 from .presets import PRESETS
 from .scoring import bsds_score
 from .scribbles import check_scribbles
+from .segments import merge_small_segments
 from .training import train
 
 __all__ = ["DynaGuideSegmenter"]
@@ -43,7 +44,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
     For every image a fresh network (:class:`~skdynaguide.network.DynaGuideNet`, or another
     chosen by ``network``) is trained from scratch on that image alone; its per-pixel argmax
-    is the segmentation. The loss is
+    gives the clusters, which are returned as connected segments of at least ``min_size``
+    pixels. The loss is
 
     ``L = L_sim + w(q') · L_con + g(q') · L_gp``
 
@@ -94,6 +96,13 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     residual : bool, default=True
         Skip connection from the first block's output to the last 3×3 block's output;
         ``network="cnn"`` only.
+    coordinates : bool, default=True
+        Give the network each pixel's relative row and column as two more input channels
+        (``network="cnn"`` only). A network that sees colour only, through a 5×5 window, can
+        express a guide segment only as a colour class spread over the whole image; with
+        its position a pixel can stay in its own guide segment while the colours around it
+        decide where that segment's boundary runs. False is the papers' network
+        (``benchmarks/RESULTS.md`` measures both).
     guidance_weight : float, default=100.0
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
         which the guide barely acts within the default 100 steps; the larger default lets it
@@ -142,9 +151,23 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     momentum : float, default=0.9
         SGD momentum (no weight decay).
     max_pixels : int or None, default=25000
-        Train on the image shrunk to at most this many pixels and upsample the final response
-        bilinearly to full size; None trains at full resolution as the paper does, with a
-        step cost that grows with the pixel count (``docs/scaling.rst``).
+        Train on the image shrunk to at most this many pixels; None trains at full
+        resolution as the paper does, with a step cost that grows with the pixel count
+        (``docs/scaling.rst``).
+    final_resolution : {"full", "training"}, default="full"
+        Where the clusters of an image trained shrunk come from: ``"full"`` runs the
+        trained network once on the full-size image (BatchNorm with its running
+        statistics, in strips of bounded memory), so that boundaries follow the image's
+        own edges; ``"training"`` upsamples the training-size response bilinearly before
+        the argmax. The same when the image trains at full size.
+    min_size : int, float or None, default=0.001
+        Return connected segments: the clusters are split into connected components and
+        every component smaller than this merges into the adjacent one of closest mean
+        colour (:func:`~skdynaguide.segments.merge_small_segments`), like the ``min_size``
+        of :func:`skimage.segmentation.felzenszwalb`. An int is a number of pixels, a float
+        in (0, 1) a fraction of the image's area; 0 gives the connected components
+        unmerged. None returns the clusters themselves (one label may then cover separate
+        places, as in the papers); they are always kept in ``clusters_``.
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
@@ -173,9 +196,13 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     ----------
     labels_ : ndarray of shape (H, W) or list of such
         Segmentation of the image passed to :meth:`fit` (consecutive labels 0..k-1), or one
-        per image for a batch.
+        per image for a batch: connected segments of ``min_size``, or the clusters when
+        ``min_size`` is None.
     n_labels_ : int or list of int
         Number of segments ``k`` per image.
+    clusters_ : ndarray of shape (H, W) or list of such
+        The network's clusters (the argmax of its response, labels 0..q'-1) per image,
+        before the segments are made of them.
     n_iter_ : int or list of int
         SGD steps run per image.
     guidance_labels_ : ndarray of shape (H, W), None, or list of such
@@ -258,6 +285,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         "n_clusters": [Interval(Integral, 2, None, closed="left")],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
         "residual": ["boolean"],
+        "coordinates": ["boolean"],
         "guidance_weight": [Interval(Real, 0, None, closed="left")],
         "matching": "no_validation",
         "scribble_weight": [Interval(Real, 0, None, closed="left")],
@@ -273,6 +301,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, None, closed="left")],
         "max_pixels": [Interval(Integral, 4, None, closed="left"), None],
+        "final_resolution": [StrOptions({"full", "training"})],
+        "min_size": [Interval(Integral, 0, None, closed="left"),
+                     Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"),
                          np.random.RandomState, None],
@@ -293,6 +324,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         n_clusters=100,
         n_blocks=2,
         residual=True,
+        coordinates=True,
         guidance_weight=100.0,
         matching="index",
         scribble_weight=0.5,
@@ -308,6 +340,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         lr=0.1,
         momentum=0.9,
         max_pixels=25000,
+        final_resolution="full",
+        min_size=0.001,
         device="auto",
         random_state=None,
         verbose=0,
@@ -323,6 +357,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.n_clusters = n_clusters
         self.n_blocks = n_blocks
         self.residual = residual
+        self.coordinates = coordinates
         self.guidance_weight = guidance_weight
         self.matching = matching
         self.scribble_weight = scribble_weight
@@ -338,6 +373,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.lr = lr
         self.momentum = momentum
         self.max_pixels = max_pixels
+        self.final_resolution = final_resolution
+        self.min_size = min_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -413,7 +450,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             continuity=resolve_continuity(self.continuity),
             weighting=resolve_weighting(self.weighting, self.alpha),
             network=resolve_network(self.network, n_blocks=self.n_blocks,
-                                    residual=self.residual),
+                                    residual=self.residual, coordinates=self.coordinates),
             n_features=self.n_features,
             n_clusters=self.n_clusters,
             matching=resolve_matching(self.matching),
@@ -430,6 +467,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             lr=float(self.lr),
             momentum=float(self.momentum),
             max_pixels=self.max_pixels,
+            final_resolution=self.final_resolution,
             device=resolve_device(self.device),
         )
         return config, resolve_guidance(self.guidance)
@@ -437,12 +475,16 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     # -- the work -----------------------------------------------------------------------
 
     def _segment(self, X, scribbles=None):
-        """Segment every image of ``X``; returns (results, guides, is_batch, device)."""
+        """Segment every image of ``X``: ``(results, segments, guides, is_batch, device)``.
+
+        ``results`` hold the network's clusters; ``segments`` are the label maps returned
+        (connected segments of ``min_size``, or the clusters themselves when it is None).
+        """
         config, provider = self._resolve()
         if _is_empty(X):  # a transductive CV split trains on no images: nothing to do
             if scribbles is not None and len(scribbles) > 0:
                 raise ValueError(f"scribbles has {len(scribbles)} entries for 0 images")
-            return [], [], True, config.device
+            return [], [], [], True, config.device
         images, is_batch = check_images(X)
         scribble_maps, n_classes = check_scribbles(
             scribbles, [im.shape[:2] for im in images], is_batch, self.n_clusters)
@@ -502,7 +544,10 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             for i, result in zip(batch, output):
                 results[i] = result
         self._warn_unconverged(results)
-        return results, guides, is_batch, config.device
+        segments = [r.labels if self.min_size is None
+                    else merge_small_segments(item.image, r.labels, self.min_size)
+                    for item, r in zip(items, results)]
+        return results, segments, guides, is_batch, config.device
 
     def _batches(self, items, config):
         """Image indices grouped into the batches trained together (singletons: one by one)."""
@@ -587,10 +632,11 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         >>> bool(labels[4, 3] == labels[12, 3] != labels[4, 12])
         True
         """
-        results, guides, is_batch, device = self._segment(X, scribbles)
+        results, segments, guides, is_batch, device = self._segment(X, scribbles)
         pick = (lambda values: values) if is_batch else (lambda values: values[0])
-        self.labels_ = pick([r.labels for r in results])
-        self.n_labels_ = pick([int(r.labels.max()) + 1 for r in results])
+        self.labels_ = pick(segments)
+        self.n_labels_ = pick([int(labels.max()) + 1 for labels in segments])
+        self.clusters_ = pick([r.labels for r in results])
         self.n_iter_ = pick([r.n_iter for r in results])
         self.guidance_labels_ = pick(guides)
         self.loss_history_ = pick([r.history for r in results])
@@ -632,8 +678,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         -------
         labels : ndarray of shape (H, W), or list of such for several images
         """
-        results, _, is_batch, _ = self._segment(X)
-        labels = [r.labels for r in results]
+        _, labels, _, is_batch, _ = self._segment(X)
         return labels if is_batch else labels[0]
 
     def score(self, X, y):

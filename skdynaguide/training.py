@@ -25,12 +25,14 @@ import torch.nn.functional as F
 from ._image import relabel_consecutive
 from ._upsampling import upsampled_argmax
 from .batched import StackedDynaGuideNet, select_groups
+from .network import DynaGuideNet
 from .config import TrainingConfig, TrainingImage, training_shape
 from .losses.objective import HISTORY_KEYS, ImageTargets, Objective, Step
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
 
 __all__ = ["train", "segment_image", "segment_batch", "SegmentationResult", "final_labels",
+           "full_size_labels",
            "training_shape"]
 
 
@@ -283,8 +285,18 @@ class _ImageRun:
             self.previous = clusters
         return self.stop_reason != "max_iter"
 
-    def finish(self, response):
-        """Full-size labels from the final response (None: the loss was not finite)."""
+    def finish(self, response, net=None):
+        """Full-size labels from the final response (None: the loss was not finite).
+
+        With ``net`` (this image's trained network) and a finite response, the labels come
+        from running ``net`` on the full-size image (:func:`full_size_labels`) rather than
+        from the training-size response upsampled.
+        """
+        if net is not None and response is not None and bool(torch.isfinite(response).all()):
+            labels = full_size_labels(net, self.item.image)
+            if labels is not None:
+                self.labels = labels
+                return
         self.labels, self.stop_reason = final_labels(response, self.stop_reason,
                                                      self.last_clusters, self.item.size)
 
@@ -360,7 +372,11 @@ def _train_together(runs, config, progress):
             with torch.no_grad():
                 final = net(x)
             for position in stopping:
-                runs[position].finish(final.narrow(1, position * q, q))
+                run = runs[position]
+                full = config.final_resolution == "full" and run.shape != run.item.size
+                run.finish(final.narrow(1, position * q, q),
+                           net=(net if n_stack == 1 else net.select([position]))
+                           if full else None)
             finished.extend(stopping)
         if len(finished) == n_stack:
             break
@@ -405,6 +421,58 @@ def final_labels(response, stop_reason, last_clusters, size):
         else:
             labels = response.argmax(1)[0]
     return labels.cpu().numpy(), stop_reason
+
+
+def full_size_labels(net, image, *, max_bytes=2**28):
+    """The argmax of a trained network's response to the full-size ``image``.
+
+    The network runs in evaluation mode (BatchNorm with the running statistics gathered in
+    training), so the response of a pixel does not depend on which other pixels share the
+    pass. The small CNN (:class:`~skdynaguide.network.DynaGuideNet` and its stacked form)
+    therefore runs in strips of rows, each with a margin as wide as its receptive field,
+    whose working memory stays near ``max_bytes`` whatever the image size: the labels
+    equal those of one pass over the whole image. Other networks run on the whole image
+    at once. Returns None if the response is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skdynaguide.network import DynaGuideNet
+    >>> from skdynaguide.training import full_size_labels
+    >>> net = DynaGuideNet(n_features=4, n_clusters=3, coordinates=True)
+    >>> image = np.random.default_rng(0).random((9, 5, 3), dtype=np.float32)
+    >>> whole = full_size_labels(net, image)
+    >>> bool((full_size_labels(net, image, max_bytes=1) == whole).all()), whole.shape
+    (True, (9, 5))
+    """
+    device = next(net.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+    height, width = image.shape[:2]
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            if not isinstance(net, (DynaGuideNet, StackedDynaGuideNet)):
+                response = net(x.contiguous(memory_format=_MEMORY_FORMAT))
+                if not bool(torch.isfinite(response).all()):
+                    return None
+                return response.argmax(1)[0].cpu().numpy()
+            margin = len(net.blocks)  # one pixel per 3x3 convolution
+            channels = max(net.response[0].weight.shape[0], net.blocks[0][0].weight.shape[0])
+            rows = max(1, max_bytes // (4 * 4 * channels * width))
+            labels = np.empty((height, width), dtype=np.int64)
+            for top in range(0, height, rows):
+                bottom = min(height, top + rows)
+                start, stop = max(0, top - margin), min(height, bottom + margin)
+                strip = x[:, :, start:stop].contiguous(memory_format=_MEMORY_FORMAT)
+                response = net(strip, window=(start, 0, height, width))
+                response = response[:, :, top - start:bottom - start]
+                if not bool(torch.isfinite(response).all()):
+                    return None
+                labels[top:bottom] = response.argmax(1)[0].cpu().numpy()
+            return labels
+    finally:
+        net.train(was_training)
 
 
 def _network_input(image, shape, device):
