@@ -52,7 +52,7 @@ def _median_seconds(fn, repeat):
 def quality():
     """The synthetic checks of docs/family.rst, printed one line each."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import make_quadrants
+    from helpers import make_quadrants
 
     warnings.simplefilter("ignore")
     image, truth = make_quadrants()

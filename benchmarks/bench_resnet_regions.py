@@ -41,7 +41,7 @@ from skdynaguide.network import DynaGuideNet
 from skdynaguide.training import training_shape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import make_quadrants  # noqa: E402
+from helpers import make_quadrants  # noqa: E402
 
 
 def _median_seconds(function, repeat):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import data
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.batched import StackedDynaGuideNet, batch_plan
 from skdynaguide.training import segment_batch

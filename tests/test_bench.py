@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_quadrants
+from helpers import make_quadrants
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_bsds.py"
 
@@ -66,6 +66,7 @@ def test_bench_start_and_limit_pick_images_in_id_order(bench, data_root):
         bench.main(["--data-root", str(data_root), "--methods", "kmeans", "--start", "-1"])
 
 
+@pytest.mark.slow  # times every rung of the benchmark ladder
 def test_speed_ladder_measures_each_kept_change(data_root, capsys):
     spec = importlib.util.spec_from_file_location("bench_speed", BENCH.with_name("bench_speed.py"))
     module = importlib.util.module_from_spec(spec)

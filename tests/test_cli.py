@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_quadrants
+from helpers import make_quadrants
 from skdynaguide import __version__
 from skdynaguide.cli import main
 

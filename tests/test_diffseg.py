@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter, _hub
 from skdynaguide.guidance import DiffSegGuidance, WeightsNotFoundError, resolve_guidance
 from skdynaguide.guidance import _diffseg_ops as ops

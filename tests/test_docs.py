@@ -79,6 +79,7 @@ def test_api_reference_lists_every_public_object():
     assert not missing, f"add to docs/api.rst: {missing}"
 
 
+@pytest.mark.slow  # builds the documentation and runs every gallery example
 def test_docs_build_without_warnings_and_run_the_gallery(tmp_path):
     """``python -m sphinx -W`` on a copy of docs/ and examples/: warnings are errors."""
     pytest.importorskip("sphinx")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter, FCMGuidance
 from skdynaguide.guidance import resolve_guidance
 from skdynaguide.guidance.fcm import colour_propagate, fcm_memberships, spatial_fcm
@@ -61,7 +61,7 @@ def test_spatial_fcm_memberships_and_centres():
     np.testing.assert_allclose(u.sum(axis=-1), 1.0, rtol=1e-5)
     assert 1 <= n_iter <= 100
     # each centre lands near one of the quadrant colours
-    from conftest import QUADRANT_COLOURS
+    from helpers import QUADRANT_COLOURS
 
     gaps = np.abs(centres[:, None] - QUADRANT_COLOURS[None].astype(float)).max(-1).min(1)
     assert np.all(gaps < 10)

@@ -15,7 +15,7 @@ from skdynaguide.guidance import (
     resolve_guidance,
 )
 
-from conftest import make_quadrants
+from helpers import make_quadrants
 from skdynaguide._image import check_image
 from skdynaguide.metrics import hungarian_miou
 

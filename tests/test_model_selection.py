@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter, HuberContinuity, KMeansGuidance, evaluate
 from skdynaguide.model_selection import TransductiveSplit
 from skdynaguide.scoring import SCORER_NAMES, bsds_score, get_scorer, hungarian_score
@@ -59,6 +59,7 @@ def test_named_scorers_call_predict_and_accept_annotation_lists():
         get_scorer("accuracy")
 
 
+@pytest.mark.slow  # trains default-sized networks for every candidate and fold
 def test_grid_search_over_alpha_picks_the_best_mean_score():
     images, truths = _dataset()
     search = GridSearchCV(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.losses import ModularityLoss, modularity_loss
 

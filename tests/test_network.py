@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.network import DynaGuideNet, resolve_network
 

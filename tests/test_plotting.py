@@ -34,6 +34,7 @@ def no_show_and_close(monkeypatch):
     plt.close("all")
 
 
+@pytest.mark.slow  # imports the package in a fresh Python process
 def test_importing_plotting_does_not_import_matplotlib():
     code = ("import sys, skdynaguide.plotting, skdynaguide.cli; "
             "print('matplotlib' in sys.modules)")

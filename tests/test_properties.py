@@ -131,6 +131,7 @@ def _assert_segmentation(labels, shape, max_labels):
 # -- the estimator ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # trains a network per example
 @settings(PROFILE, max_examples=ESTIMATOR_EXAMPLES)
 @given(case=images(), guidance=st.sampled_from(["kmeans", "felzenszwalb", "slic", "fcm", None]))
 def test_fit_predict_segments_or_raises_the_documented_error(case, guidance):
@@ -154,6 +155,7 @@ def test_fit_predict_segments_or_raises_the_documented_error(case, guidance):
     _unchanged(image, snapshot)
 
 
+@pytest.mark.slow  # trains networks per example
 @settings(PROFILE, max_examples=ESTIMATOR_EXAMPLES)
 @given(first=images(allow_invalid=False), second=images(allow_invalid=False),
        seed=st.integers(0, 2**31 - 1))
@@ -181,6 +183,7 @@ PROVIDERS = [
 ]
 
 
+@pytest.mark.slow  # runs every provider per example
 @settings(PROFILE)
 @given(case=images(), index=st.integers(0, len(PROVIDERS) - 1), seed=st.integers(0, 1000))
 def test_providers_label_every_pixel_or_raise_the_documented_error(case, index, seed):

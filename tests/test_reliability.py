@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from sklearn.base import clone
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants, save_tiny_segformer
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide._image import check_image
 from skdynaguide._resources import (TrainingMemoryError, available_bytes, check_training_memory,
@@ -198,6 +198,7 @@ def test_unreadable_truncated_and_non_image_files_are_reported_and_skipped(tmp_p
         "segmenter.txt"]
 
 
+@pytest.mark.slow  # segments in a fresh Python process, then again here
 def test_a_killed_job_resumes_to_the_outputs_of_an_uninterrupted_run(tmp_path):
     inputs = _photos(tmp_path / "in", 6, size=32)
     reference = tmp_path / "reference"
@@ -287,10 +288,19 @@ def test_a_worker_killed_under_jobs_is_reported_and_the_rest_resumes(tmp_path, m
     build = cli._segmenter
 
     def killing_segmenter(args):
+        # an image's overlay is written last, after its labels: once img00's and img02's
+        # exist, the other worker has finished them, so the kill comes at the same point
+        # of every run, whatever the speed of either process
+        finished = [Path(args.output) / f"img0{i}_overlay.png" for i in (0, 2)]
+
         class Killing(type(build(args))):  # local: pickled by value into the workers
             def fit_predict(self, X, y=None):
                 if np.shape(X)[0] == 30:  # as the OS's out-of-memory killer would
-                    time.sleep(3)  # after the other worker has finished img00
+                    deadline = time.monotonic() + 120
+                    while not all(path.exists() for path in finished):
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("img00 and img02 were not finished in 120 s")
+                        time.sleep(0.01)
                     os.kill(os.getpid(), signal.SIGKILL)
                 return super().fit_predict(X, y)
 
@@ -453,8 +463,6 @@ class TestSegFormerTravels:
     @pytest.fixture(scope="class")
     def checkpoint(self, tmp_path_factory):
         pytest.importorskip("transformers")
-        from test_segformer import save_tiny_segformer
-
         return save_tiny_segformer(tmp_path_factory.mktemp("tiny-segformer-travel"))
 
     def _provider(self, checkpoint):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter, ResNetFPN, _hub
 from skdynaguide.guidance import WeightsNotFoundError, clear_model_cache
 from skdynaguide.metrics import hungarian_miou
@@ -205,6 +205,7 @@ def test_invalid_parameters_are_reported_before_any_loading(params, error, messa
         DynaGuideSegmenter(network=ResNetFPN(**params)).fit(np.zeros((8, 8, 3)))
 
 
+@pytest.mark.slow  # imports the package in a fresh Python process
 def test_importing_the_package_does_not_import_transformers():
     code = "import sys, skdynaguide; assert 'transformers' not in sys.modules, 'imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

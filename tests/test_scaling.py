@@ -5,9 +5,10 @@ import uuid
 
 import joblib
 import numpy as np
+import pytest
 import torch
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.network import DynaGuideNet
 
@@ -41,6 +42,7 @@ def images():
     return [make_quadrants(16, 16)[0], make_quadrants(20, 16)[0], make_quadrants(16, 24)[0]]
 
 
+@pytest.mark.slow  # starts worker processes
 def test_process_workers_take_their_share_of_threads(tmp_path):
     before = torch.get_num_threads()
     DynaGuideSegmenter(network=RecordingNet(tmp_path), n_jobs=2, **FAST).fit(images())
@@ -61,6 +63,7 @@ def test_thread_workers_share_this_process_without_racing(tmp_path):
     assert torch.get_num_threads() == before  # restored once, after all the jobs
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_dask_backend_gives_the_serial_result(tmp_path):
     from distributed import Client
 

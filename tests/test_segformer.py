@@ -9,28 +9,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import clone
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants, save_tiny_segformer
 from skdynaguide import DynaGuideSegmenter, _hub
 from skdynaguide._image import check_image, relabel_consecutive
 from skdynaguide._upsampling import upsampled_argmax
 from skdynaguide.guidance import SegFormerGuidance, WeightsNotFoundError, resolve_guidance
 
 pytest.importorskip("transformers")  # the segformer extra; the test extra installs it
-
-
-def save_tiny_segformer(path, size=32):
-    """A random two-stage SegFormer (output stride 4 → 8) and its processor."""
-    from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
-
-    config = SegformerConfig(
-        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
-        hidden_sizes=[8, 16], num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2],
-        mlp_ratios=[2, 2], decoder_hidden_size=16, num_labels=5,
-    )
-    torch.manual_seed(0)
-    SegformerForSemanticSegmentation(config).save_pretrained(path)
-    SegformerImageProcessor(size={"height": size, "width": size}).save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import (
     check_valid_tag_types,
 )
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import (DynaGuideSegmenter, FelzenszwalbGuidance, PrecomputedGuidance,
                          SegFormerGuidance, SLICGuidance)
 from skdynaguide.metrics import hungarian_miou
@@ -106,6 +106,7 @@ def test_predict_needs_no_fit_and_leaves_fitted_state_alone():
     np.testing.assert_array_equal(seg.predict(image), before)  # same seed, same answer
 
 
+@pytest.mark.slow  # trains with the default (full-size) settings
 def test_score_is_best_overlap_against_one_or_several_annotations():
     image, truth = make_quadrants()
     seg = DynaGuideSegmenter(random_state=0)

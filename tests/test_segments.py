@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import make_quadrants
+from helpers import make_quadrants
 from skdynaguide.metrics import relabel_connected
 from skdynaguide.segments import merge_small_segments
 

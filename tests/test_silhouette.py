@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import FAST, make_quadrants
+from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.presets import PRESETS
 from skdynaguide.silhouette import silhouette_count

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from conftest import make_quadrants
+from helpers import make_quadrants
 from skdynaguide._image import check_image
 from skdynaguide.losses import FixedWeight, HuberContinuity, L1Continuity, FSFWeight
 from skdynaguide.matching import HungarianMatching
