@@ -1,10 +1,11 @@
 """pytest set-up shared by the tests in ``tests/`` and the doctests of ``skdynaguide/``.
 
 It sits at the repository root (outside the installed package) so that it reaches both:
-every test and doctest runs in its own temporary directory, and a test run writes nothing
-into the folder it was started from.
+every test and doctest runs in its own temporary directory and leaves no example class
+registered behind it, and a test run writes nothing into the folder it was started from.
 """
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,43 @@ def _in_a_temporary_directory(tmp_path, monkeypatch):
     repository's own files locate them from ``__file__``, never from the working directory.
     """
     monkeypatch.chdir(tmp_path)
+
+
+
+def _registries():
+    """The registry of every pluggable family defined so far."""
+    from skdynaguide._registry import Pluggable
+
+    found, stack = {}, [Pluggable]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if "registry" in vars(cls):
+            found[id(cls.registry)] = cls.registry
+    return list(found.values())
+
+
+def _module_level(cls):
+    return getattr(sys.modules.get(cls.__module__), cls.__qualname__, None) is cls
+
+
+@pytest.fixture(autouse=True)
+def _registered_examples_removed():
+    """Unregister, after each test and doctest, the classes it registered by name.
+
+    The docstring examples and some tests show a new member of a family by defining one
+    (``class AllZero(GuideMatching, name="all-zero-example")``); left registered, it would
+    reach the tests that go through every registered name, depending on which ran first.
+    Members defined at module level (the package's own, also when a test imports their
+    module first) stay.
+    """
+    before = {id(registry): dict(registry._classes) for registry in _registries()}
+    yield
+    for registry in _registries():
+        known = before.get(id(registry), {})
+        for name, cls in list(registry._classes.items()):
+            if name not in known and not _module_level(cls):
+                del registry._classes[name]
 
 
 def pytest_configure(config):
