@@ -58,9 +58,11 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    guidance : str, GuidanceProvider or None, default="kmeans"
-        Source of the coarse guidance map ``P``: a registered name (``"kmeans"``, colour
-        k-means with 8 clusters, weight-free; ``"felzenszwalb"``, ``"slic"``, ``"fcm"``;
+    guidance : str, GuidanceProvider or None, default="felzenszwalb"
+        Source of the coarse guidance map ``P``: a registered name (``"felzenszwalb"``,
+        Felzenszwalb's graph segmentation, weight-free, whose regions the position-aware
+        network keeps while redrawing their boundaries; ``"kmeans"`` (colour k-means with 8
+        clusters: colour classes, not regions), ``"slic"``, ``"fcm"``;
         ``"segformer"`` and ``"diffseg"``, the papers' pretrained priors, need the
         ``segformer`` / ``diffseg`` extras and their weights), a
         :class:`~skdynaguide.guidance.GuidanceProvider`, or None / ``"none"`` for no guidance.
@@ -96,13 +98,15 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     residual : bool, default=True
         Skip connection from the first block's output to the last 3×3 block's output;
         ``network="cnn"`` only.
-    coordinates : bool, default=True
+    coordinates : bool or "auto", default="auto"
         Give the network each pixel's relative row and column as two more input channels
         (``network="cnn"`` only). A network that sees colour only, through a 5×5 window, can
         express a guide segment only as a colour class spread over the whole image; with
         its position a pixel can stay in its own guide segment while the colours around it
-        decide where that segment's boundary runs. False is the papers' network
-        (``benchmarks/RESULTS.md`` measures both).
+        decide where that segment's boundary runs. Without a guide, position only lets
+        the similarity loss split uniform regions, so ``"auto"`` turns it on exactly when
+        ``guidance`` is set. False is the papers' network (``benchmarks/RESULTS.md``
+        measures both).
     guidance_weight : float, default=100.0
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
         which the guide barely acts within the default 100 steps; the larger default lets it
@@ -220,7 +224,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
 
     See Also
     --------
-    skdynaguide.guidance.KMeansGuidance : The default guidance.
+    skdynaguide.guidance.FelzenszwalbGuidance : The default guidance.
+    skdynaguide.segments.merge_small_segments : How clusters become segments.
     sklearn.cluster.DBSCAN : Another transductive clusterer with ``fit_predict``.
 
     Notes
@@ -285,7 +290,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         "n_clusters": [Interval(Integral, 2, None, closed="left")],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
         "residual": ["boolean"],
-        "coordinates": ["boolean"],
+        "coordinates": ["boolean", StrOptions({"auto"})],
         "guidance_weight": [Interval(Real, 0, None, closed="left")],
         "matching": "no_validation",
         "scribble_weight": [Interval(Real, 0, None, closed="left")],
@@ -315,7 +320,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        guidance="kmeans",
+        guidance="felzenszwalb",
         continuity="huber",
         weighting="fsf",
         alpha=15.0,
@@ -324,7 +329,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         n_clusters=100,
         n_blocks=2,
         residual=True,
-        coordinates=True,
+        coordinates="auto",
         guidance_weight=100.0,
         matching="index",
         scribble_weight=0.5,
@@ -446,11 +451,14 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         trained with; ``provider`` computes the guidance maps (None without guidance).
         """
         self._validate_params()
+        provider = resolve_guidance(self.guidance)
+        coordinates = (provider is not None if isinstance(self.coordinates, str)
+                       else self.coordinates)
         config = TrainingConfig(
             continuity=resolve_continuity(self.continuity),
             weighting=resolve_weighting(self.weighting, self.alpha),
             network=resolve_network(self.network, n_blocks=self.n_blocks,
-                                    residual=self.residual, coordinates=self.coordinates),
+                                    residual=self.residual, coordinates=coordinates),
             n_features=self.n_features,
             n_clusters=self.n_clusters,
             matching=resolve_matching(self.matching),
@@ -470,7 +478,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             final_resolution=self.final_resolution,
             device=resolve_device(self.device),
         )
-        return config, resolve_guidance(self.guidance)
+        return config, provider
 
     # -- the work -----------------------------------------------------------------------
 
