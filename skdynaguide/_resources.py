@@ -1,4 +1,4 @@
-"""Memory the per-image training needs, checked before any work starts (issue 7).
+"""Memory the per-image training needs, checked before any work starts.
 
 Training holds every activation of the network at the training size for the backward pass,
 so its memory grows with ``h · w · (p, q)``: a 12-megapixel photograph at full resolution

@@ -37,6 +37,22 @@ def _positive_int(text):
     return value
 
 
+def _min_size(text):
+    if text.lower() == "none":
+        return "none"
+    try:
+        value = int(text)
+    except ValueError:
+        value = float(text)
+        if not 0 < value < 1:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number of pixels, a fraction of the image in (0, 1) or "
+                f"'none', got {text}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def _optional_pixels(text):
     if text.lower() in ("none", "full"):
         return "full"
@@ -69,7 +85,7 @@ def _build_parser():
                      help="start from a published configuration (dynaguide-paper, dynaseg-fsf, "
                      "dynaseg-scf, dfc); the options below override it")
     seg.add_argument("--guidance", default=None,
-                     help="guidance provider: kmeans (default), felzenszwalb, slic or none")
+                     help="guidance provider: felzenszwalb (default), kmeans, slic, fcm or none")
     seg.add_argument("--continuity", default=None, help="continuity loss: huber (default) or l1")
     seg.add_argument("--weighting", default=None,
                      help="continuity weight: fsf (q'/alpha, default), scf (alpha/q') or a "
@@ -89,6 +105,15 @@ def _build_parser():
                      "(default), hungarian, majority or sorted")
     seg.add_argument("--guidance-weight", type=float, default=None,
                      help="lambda in the guidance weight lambda/q' (default 100)")
+    seg.add_argument("--coordinates", choices=["auto", "on", "off"], default=None,
+                     help="give the network each pixel's position: auto (default: with a "
+                     "guide), on, or off (the papers' colour-only network)")
+    seg.add_argument("--final-resolution", choices=["full", "training"], default=None,
+                     help="labels from the trained network run on the full-size image (full, "
+                     "default) or from its training-size response upsampled (training)")
+    seg.add_argument("--min-size", type=_min_size, default=None,
+                     help="connected segments of at least this many pixels (or this fraction "
+                     "of the image, e.g. 0.001, the default); 'none' writes the raw clusters")
     seg.add_argument("--min-labels", type=_positive_int, default=None,
                      help="stop once the number of clusters q' falls to this value "
                      "(default: never)")
@@ -158,9 +183,14 @@ def _segmenter(args):
     for option, param in (("guidance", "guidance"), ("continuity", "continuity"),
                           ("alpha", "alpha"), ("max_iter", "max_iter"), ("device", "device"),
                           ("network", "network"), ("matching", "matching"),
-                          ("guidance_weight", "guidance_weight"), ("min_labels", "min_labels")):
+                          ("guidance_weight", "guidance_weight"), ("min_labels", "min_labels"),
+                          ("final_resolution", "final_resolution")):
         if getattr(args, option) is not None:
             params[param] = getattr(args, option)
+    if args.coordinates is not None:
+        params["coordinates"] = {"auto": "auto", "on": True, "off": False}[args.coordinates]
+    if args.min_size is not None:
+        params["min_size"] = None if args.min_size == "none" else args.min_size
     if args.max_pixels is not None:
         params["max_pixels"] = None if args.max_pixels == "full" else args.max_pixels
     if args.weighting is not None:

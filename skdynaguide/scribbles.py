@@ -1,4 +1,4 @@
-"""User scribbles for DFC-style partial supervision (SPEC §4): validation and resizing.
+"""User scribbles for DFC-style partial supervision: validation and resizing.
 
 A scribble map is an integer (H, W) array per image: a class id ``>= 0`` on the pixels a user
 marked, :data:`UNLABELLED` (−1) everywhere else. Class ids are arbitrary; per image they are

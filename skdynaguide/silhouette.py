@@ -1,4 +1,4 @@
-"""DynaSeg's silhouette score phase (SPEC §4): pick a cluster count from the features.
+"""DynaSeg's silhouette score phase: pick a cluster count from the features.
 
 At the first iteration DynaSeg clusters the network's pixel features with k-means for a
 range of cluster counts and keeps the count with the best silhouette score. That count

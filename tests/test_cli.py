@@ -95,12 +95,32 @@ def test_network_and_matching_flags_reach_the_estimator(photo, tmp_path, monkeyp
     assert (out / "quad_labels.png").exists()
 
 
+@pytest.mark.parametrize("flags, expected", [
+    (["--coordinates", "off", "--min-size", "none", "--final-resolution", "training"],
+     dict(coordinates=False, min_size=None, final_resolution="training")),
+    (["--coordinates", "on", "--min-size", "0.01"], dict(coordinates=True, min_size=0.01)),
+    (["--min-size", "30"], dict(coordinates="auto", min_size=30, final_resolution="full")),
+])
+def test_segment_flags_reach_the_estimator(photo, tmp_path, monkeypatch, flags, expected):
+    import skdynaguide.cli as cli
+
+    seen = {}
+    original = cli._segmenter
+    monkeypatch.setattr(cli, "_segmenter", lambda args: seen.setdefault("seg", original(args)))
+    assert main(["segment", str(photo), "-o", str(tmp_path / "out")] + flags + ARGS) == 0
+    params = seen["seg"].get_params()
+    assert {key: params[key] for key in expected} == expected
+
+
 def test_unknown_network_or_matching_is_a_usage_error(photo, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["segment", str(photo), "-o", str(out), "--network", "vgg"] + ARGS) == 2
     assert "vgg" in capsys.readouterr().err
     assert main(["segment", str(photo), "-o", str(out), "--matching", "nearest"] + ARGS) == 2
     assert main(["segment", str(photo), "-o", str(out), "--min-labels", "0"] + ARGS) == 2
+    assert main(["segment", str(photo), "-o", str(out), "--min-size", "1.5"] + ARGS) == 2
+    assert "fraction" in capsys.readouterr().err
+    assert main(["segment", str(photo), "-o", str(out), "--coordinates", "yes"] + ARGS) == 2
     assert not out.exists()
 
 
@@ -109,7 +129,8 @@ def test_help_lists_every_estimator_flag(capsys):
     text = capsys.readouterr().out
     for flag in ("--guidance", "--continuity", "--weighting", "--alpha", "--network",
                  "--matching", "--guidance-weight", "--min-labels", "--max-iter",
-                 "--max-pixels", "--device", "--seed", "--jobs", "--overwrite", "--preset"):
+                 "--max-pixels", "--device", "--seed", "--jobs", "--overwrite", "--preset",
+                 "--coordinates", "--final-resolution", "--min-size"):
         assert flag in text, flag
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
