@@ -11,8 +11,8 @@ few, large segments; a large ``alpha`` keeps more, smaller ones. DynaSeg's "SCF"
 
 Below, the same image and seed under four values of ``alpha``, and the number of clusters
 ``q'`` during training for each. The runs have no guidance (``guidance=None``, as in
-DynaSeg): the default colour k-means guide, with its strong default weight, would hold the
-result at its own 8 clusters whatever ``alpha`` is, and hide the effect shown here.
+DynaSeg): a guide, with its strong default weight, would hold the result at its own
+segments whatever ``alpha`` is, and hide the effect shown here.
 """
 import matplotlib.pyplot as plt
 from skimage import data

@@ -37,7 +37,8 @@ def mosaic(seed, size=48, n_patches=3, noise=25):
 images, truths = zip(*(mosaic(seed) for seed in range(4)))
 alphas = [1, 3, 10, 30, 100]
 search = GridSearchCV(
-    DynaGuideSegmenter(n_features=32, n_clusters=32, max_iter=60, random_state=0),
+    DynaGuideSegmenter(guidance="kmeans", n_features=32, n_clusters=32, max_iter=60,
+                       random_state=0),
     {"alpha": alphas},
     cv=TransductiveSplit(),
     scoring=get_scorer("bsds_mean"),

@@ -4,9 +4,10 @@ Comparing guidance providers
 ============================
 
 The guidance term pulls the network towards a coarse label map ``P`` computed once per
-image. The weight-free providers give different priors: colour k-means (the default;
-clusters may span separate regions), Felzenszwalb's graph segmentation and SLIC superpixels
-(spatially compact regions), and IL2Vseg's spatially constrained fuzzy c-means (``"fcm"``).
+image. The weight-free providers give different priors: Felzenszwalb's graph segmentation
+(the default) and SLIC superpixels (spatially compact regions), colour k-means (clusters
+that may span separate regions) and IL2Vseg's spatially constrained fuzzy c-means
+(``"fcm"``).
 ``guidance=None`` trains without a guide (DynaSeg / DFC style).
 
 The top row shows each guide, the bottom row the segmentation it leads to. All runs share

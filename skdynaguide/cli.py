@@ -82,8 +82,9 @@ def _build_parser():
     seg.add_argument("-o", "--output", default="skdynaguide-output", metavar="OUTDIR",
                      help="output folder (default: %(default)s)")
     seg.add_argument("--preset", default=None,
-                     help="start from a published configuration (dynaguide-paper, dynaseg-fsf, "
-                     "dynaseg-scf, dfc); the options below override it")
+                     help="start from a published configuration (dynaguide-paper, "
+                     "dynaguide-diffseg, dynaguide-segformer, dynaseg-fsf, dynaseg-scf, dfc); "
+                     "the options below override it")
     seg.add_argument("--guidance", default=None,
                      help="guidance provider: felzenszwalb (default), kmeans, slic, fcm or none")
     seg.add_argument("--continuity", default=None, help="continuity loss: huber (default) or l1")

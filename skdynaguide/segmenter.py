@@ -110,7 +110,11 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     guidance_weight : float, default=100.0
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
         which the guide barely acts within the default 100 steps; the larger default lets it
-        shape the segments in that budget (``benchmarks/RESULTS.md`` compares both).
+        shape the segments in that budget (``benchmarks/RESULTS.md`` compares both). The
+        default suits a guide with accurate boundaries, such as Felzenszwalb's; with a
+        coarse guide (SegFormer's 1/4 or DiffSeg's 1/8 grid) a weaker weight, e.g. 30,
+        lets the image's colours move the guide's boundaries (``benchmarks/RESULTS.md``,
+        section 6).
     matching : {"index", "hungarian", "majority", "sorted"} or GuideMatching, default="index"
         How guide segments are expressed as channels for ``L_gp`` at each iteration; see
         :mod:`skdynaguide.matching`. ``"index"`` is the paper's formula (guide segment k is
@@ -394,8 +398,10 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         ----------
         name : str
             One of :data:`skdynaguide.presets.PRESETS`: ``"dynaguide-paper"`` (the DynaGuide
-            paper executed literally: full resolution, 1000 iterations), ``"dynaseg-fsf"``,
-            ``"dynaseg-scf"``, ``"dfc"``.
+            paper executed literally: full resolution, 1000 iterations, the colour-only
+            network, raw clusters), ``"dynaguide-diffseg"`` and ``"dynaguide-segformer"``
+            (the same with the paper's guides, which need their extras and weights),
+            ``"dynaseg-fsf"``, ``"dynaseg-scf"``, ``"dfc"``.
         **params
             Any constructor parameter, e.g. ``max_pixels=25000`` for a fast variant.
 

@@ -146,7 +146,10 @@ def test_fit_predict_segments_or_raises_the_documented_error(case, guidance):
                 seg.fit_predict(image)
         else:
             labels = seg.fit_predict(image)
-            _assert_segmentation(labels, image.shape[:2], TINY["n_clusters"])
+            # segments are connected pieces, as many as the image holds; the network's
+            # clusters are at most n_clusters
+            _assert_segmentation(labels, image.shape[:2], labels.size)
+            _assert_segmentation(seg.clusters_, image.shape[:2], TINY["n_clusters"])
             assert seg.n_labels_ == labels.max() + 1
             again = DynaGuideSegmenter(guidance=guidance, **TINY).fit_predict(image)
             np.testing.assert_array_equal(again, labels)  # deterministic under a seed
@@ -167,8 +170,9 @@ def test_a_batch_is_the_images_one_by_one_and_predict_equals_fit(first, second, 
         seg = DynaGuideSegmenter(**params)
         batch = seg.fit_predict([a, b])
         predicted = DynaGuideSegmenter(**params).predict([a, b])
-    for labels, image in zip(batch, (a, b)):
-        _assert_segmentation(labels, image.shape[:2], TINY["n_clusters"])
+    for labels, clusters, image in zip(batch, seg.clusters_, (a, b)):
+        _assert_segmentation(labels, image.shape[:2], labels.size)
+        _assert_segmentation(clusters, image.shape[:2], TINY["n_clusters"])
     for x, y in zip(batch, predicted):
         np.testing.assert_array_equal(x, y)
 
