@@ -231,8 +231,14 @@ def test_stitch_windows_recovers_a_partition_seen_through_windows():
 # -- a tiny Stable Diffusion on disk -----------------------------------------------------------
 
 
-def save_tiny_stable_diffusion(path):
-    """UNet, VAE, CLIP text encoder and tokenizer in the diffusers folder layout."""
+def save_tiny_stable_diffusion(path, *, max_tokens=8, block_out_channels=(32, 64),
+                               layers_per_block=1):
+    """UNet, VAE, CLIP text encoder and tokenizer in the diffusers folder layout.
+
+    By default a latent of 16 x 16 with self-attention at 16² (down and up blocks) and 8²
+    (mid block); one cross-attention block per resolution of ``block_out_channels`` but the
+    last, ``layers_per_block`` layers in each down block (one more in each up block).
+    """
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -240,19 +246,20 @@ def save_tiny_stable_diffusion(path):
     tok.mkdir(parents=True)
     (tok / "vocab.json").write_text(json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2}))
     (tok / "merges.txt").write_text("#version: 0.2\n")
-    CLIPTokenizer(str(tok / "vocab.json"), str(tok / "merges.txt"), model_max_length=8).save_pretrained(tok)
+    CLIPTokenizer(str(tok / "vocab.json"), str(tok / "merges.txt"),
+                  model_max_length=max_tokens).save_pretrained(tok)
     torch.manual_seed(0)
     text = CLIPTextConfig(
         vocab_size=3, hidden_size=32, intermediate_size=37, num_hidden_layers=1,
-        num_attention_heads=4, max_position_embeddings=8, bos_token_id=0, eos_token_id=1,
-        pad_token_id=1,
+        num_attention_heads=4, max_position_embeddings=max_tokens, bos_token_id=0,
+        eos_token_id=1, pad_token_id=1,
     )
     CLIPTextModel(text).save_pretrained(path / "text_encoder")
-    # latent 16 x 16: self-attention at 16² (down and up blocks) and 8² (mid block)
+    n_attention = len(block_out_channels) - 1
     UNet2DConditionModel(
-        sample_size=16, block_out_channels=(32, 64), layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        sample_size=16, block_out_channels=block_out_channels, layers_per_block=layers_per_block,
+        down_block_types=("CrossAttnDownBlock2D",) * n_attention + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * n_attention,
         cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
     ).save_pretrained(path / "unet")
     AutoencoderKL(
@@ -501,32 +508,8 @@ def save_tiny_stable_diffusion_four_resolutions(path):
     """Stable Diffusion v1.x's layout scaled down: latent 16², self-attention at 16², 8², 4²
     (two layers in each down block, three in each up block: 5 each) and 2² (the mid block:
     1), as SD's 64², 32², 16², 8²; a 77-token tokenizer as SD's; VAE factor 2 (input 32²)."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    tok = path / "tokenizer"
-    tok.mkdir(parents=True)
-    (tok / "vocab.json").write_text(json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2}))
-    (tok / "merges.txt").write_text("#version: 0.2\n")
-    CLIPTokenizer(str(tok / "vocab.json"), str(tok / "merges.txt"), model_max_length=77).save_pretrained(tok)
-    torch.manual_seed(0)
-    text = CLIPTextConfig(
-        vocab_size=3, hidden_size=32, intermediate_size=37, num_hidden_layers=1,
-        num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
-        pad_token_id=1,
-    )
-    CLIPTextModel(text).save_pretrained(path / "text_encoder")
-    UNet2DConditionModel(
-        sample_size=16, block_out_channels=(16, 16, 32, 32), layers_per_block=2,
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
-    ).save_pretrained(path / "unet")
-    AutoencoderKL(
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        block_out_channels=(8, 16), latent_channels=4, norm_num_groups=4, sample_size=32,
-    ).save_pretrained(path / "vae")
-    return path
+    return save_tiny_stable_diffusion(path, max_tokens=77, block_out_channels=(16, 16, 32, 32),
+                                      layers_per_block=2)
 
 
 @pytest.fixture(scope="module")
