@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +92,7 @@ def atomic_save(path, save):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    tmp = _new_partial_file(path)
     try:
         save(tmp)
         os.replace(tmp, path)
@@ -102,6 +101,25 @@ def atomic_save(path, save):
             os.unlink(tmp)
         raise
     return path
+
+
+def _new_partial_file(path):
+    """Create an empty ``.<name>.<random>.part`` file beside ``path``; return its name.
+
+    Unlike :func:`tempfile.mkstemp`, which creates its files readable by their owner alone
+    (0600), the file is created with mode 0666 less the process's umask, as ``open(path,
+    "w")`` would create ``path`` itself: the renamed result is as readable to the rest of a
+    group sharing the folder as any other file the user writes there.
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return str(tmp)
+    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def remove_partial_files(path):

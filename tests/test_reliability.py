@@ -557,3 +557,23 @@ def test_devices_warn_and_fall_back_or_raise(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match="does not exist"):
         resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_outputs_get_the_permissions_the_umask_gives(tmp_path, umask):
+    from skdynaguide.io import atomic_save, write_labels, write_rgb
+
+    previous = os.umask(umask)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")  # what any other program writing here would get
+        paths = [write_labels(tmp_path / "a_labels.png", np.zeros((2, 2), int)),
+                 write_rgb(tmp_path / "a_overlay.png", np.zeros((2, 2, 3))),
+                 atomic_save(tmp_path / "notes.txt", lambda tmp: Path(tmp).write_text("y"))]
+    finally:
+        os.umask(previous)
+    assert plain.stat().st_mode & 0o777 == 0o666 & ~umask
+    for path in paths:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_labels.png", "a_overlay.png", "notes.txt", "plain.txt"]
