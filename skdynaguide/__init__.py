@@ -5,6 +5,8 @@ coarse label map from a pluggable provider (:mod:`skdynaguide.guidance`); the lo
 :mod:`skdynaguide.losses`, the network in :mod:`skdynaguide.network` and the scores of the
 published protocols in :mod:`skdynaguide.metrics`; :mod:`skdynaguide.scoring`,
 :mod:`skdynaguide.model_selection` and :func:`evaluate` serve tuning and benchmarking.
+:class:`InductiveSegmenter` trains one network over a collection and segments new images
+(or the frames of a video) by a forward pass.
 :class:`ResNetFPN` is DynaSeg's pretrained alternative to the small CNN (``network=``), and
 :class:`RegionClassifier` gives the regions of a whole dataset shared class ids (DCN).
 """
@@ -26,9 +28,11 @@ from .network import DynaGuideNet, NetworkBuilder
 from .regions import RegionClassifier, repeated_scores
 from .resnet_fpn import ResNetFPN
 from .segmenter import DynaGuideSegmenter
+from .inductive import InductiveSegmenter
 
 __all__ = [
     "DynaGuideSegmenter",
+    "InductiveSegmenter",
     "evaluate",
     "DynaGuideNet",
     "NetworkBuilder",

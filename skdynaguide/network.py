@@ -28,10 +28,11 @@ def with_coordinates(x, window=None):
     Parameters
     ----------
     x : tensor of shape (n, c, h, w)
-    window : (int, int, int, int) or None, default=None
+    window : (int, int, int, int), list of such, or None, default=None
         ``(top, left, height, width)``: ``x`` is the part of a ``height × width`` image whose
         first pixel is at row ``top``, column ``left`` (a strip of a large image processed
-        piece by piece). None: ``x`` is the whole image.
+        piece by piece, a random crop). A list gives one window per sample of ``x`` (crops
+        of different images in one batch). None: ``x`` is the whole image.
 
     Examples
     --------
@@ -43,15 +44,28 @@ def with_coordinates(x, window=None):
     ([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [0.0, 0.5, 1.0])
     >>> with_coordinates(torch.zeros(1, 3, 1, 3), window=(1, 0, 3, 3))[0, 3].tolist()
     [[0.5, 0.5, 0.5]]
+    >>> crops = with_coordinates(torch.zeros(2, 3, 1, 1), window=[(0, 0, 3, 3), (2, 2, 3, 3)])
+    >>> crops[:, 3:].flatten().tolist()
+    [0.0, 0.0, 1.0, 1.0]
     """
     n, _, height, width = x.shape
+    if isinstance(window, list):
+        if len(window) != n:
+            raise ValueError(f"got {len(window)} windows for {n} samples")
+        grids = [_grid(x, height, width, w) for w in window]
+        return torch.cat([x, torch.stack(grids)], dim=1)
+    grid = _grid(x, height, width, window)
+    return torch.cat([x, grid[None].expand(n, 2, height, width)], dim=1)
+
+
+def _grid(x, height, width, window):
+    """The ``(2, height, width)`` relative rows and columns of ``window``."""
     top, left, full_height, full_width = window or (0, 0, height, width)
     rows = torch.arange(top, top + height, dtype=x.dtype, device=x.device)
     cols = torch.arange(left, left + width, dtype=x.dtype, device=x.device)
     rows = rows / max(full_height - 1, 1)
     cols = cols / max(full_width - 1, 1)
-    grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij"))
-    return torch.cat([x, grid[None].expand(n, 2, height, width)], dim=1)
+    return torch.stack(torch.meshgrid(rows, cols, indexing="ij"))
 
 
 class DynaGuideNet(nn.Module):

@@ -19,7 +19,7 @@ from skimage.color import rgb2lab
 from ._image import check_image, check_label_map
 from .metrics import relabel_connected
 
-__all__ = ["merge_small_segments"]
+__all__ = ["merge_small_segments", "merge_small_pieces"]
 
 
 def merge_small_segments(image, labels, min_size, *, connectivity=1):
@@ -117,6 +117,56 @@ def merge_small_segments(image, labels, min_size, *, connectivity=1):
         roots = _merge_small(components, lab, min_pixels, connectivity)
         components = roots[components]
     return _consecutive_in_raster_order(components)
+
+
+def merge_small_pieces(image, labels, min_size, *, connectivity=1):
+    """Clean a class map: small connected pieces take the class of the neighbour they join.
+
+    :func:`merge_small_segments` merges the small connected pieces of ``labels``; each
+    resulting segment then takes the label that covers most of its pixels. Unlike
+    :func:`merge_small_segments`, the result keeps the label *values* (classes whose ids
+    mean the same thing across images stay so), and one label may still cover several
+    separate places.
+
+    Parameters
+    ----------
+    image : array-like of shape (H, W), (H, W, 1) or (H, W, 3)
+        Grey or RGB image whose colours decide the merges.
+    labels : array-like of shape (H, W)
+        Integer class map.
+    min_size : int or float
+        Smallest connected piece kept, in pixels (int) or as a fraction of the image area
+        (float in ``(0, 1)``); see :func:`merge_small_segments`.
+    connectivity : {1, 2}, default=1
+        4- or 8-neighbourhood.
+
+    Returns
+    -------
+    labels : ndarray of shape (H, W), dtype int64
+        New array, with values taken from ``labels``.
+
+    See Also
+    --------
+    merge_small_segments : The same merges, returning connected segments.
+
+    Examples
+    --------
+    A one-pixel speck of class 7 inside class 3 takes class 3:
+
+    >>> import numpy as np
+    >>> image = np.zeros((3, 4), dtype=np.uint8); image[:, 2:] = 255
+    >>> labels = np.array([[3, 3, 9, 9], [3, 7, 9, 9], [3, 3, 9, 9]])
+    >>> merge_small_pieces(image, labels, min_size=2)
+    array([[3, 3, 9, 9],
+           [3, 3, 9, 9],
+           [3, 3, 9, 9]])
+    """
+    segments = merge_small_segments(image, labels, min_size, connectivity=connectivity)
+    values, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    n_segments = int(segments.max()) + 1
+    counts = np.bincount(segments.ravel() * len(values) + inverse.ravel(),
+                         minlength=n_segments * len(values)).reshape(n_segments, len(values))
+    return values.astype(np.int64)[counts.argmax(1)][segments]
 
 
 def _min_size_in_pixels(min_size, area):

@@ -32,6 +32,7 @@ from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
 
 __all__ = ["train", "segment_image", "segment_batch", "SegmentationResult", "final_labels",
+           "network_input", "image_targets", "seeded_network",
            "full_size_labels",
            "training_shape"]
 
@@ -244,9 +245,9 @@ class _ImageRun:
     def __init__(self, item, config):
         self.item = item
         self.shape = config.training_shape(*item.size)
-        self.x = _network_input(item.image, self.shape, config.device)
-        self.targets = _targets(item, self.shape, config.device)
-        self.net = _seeded_network(config, item.seed)
+        self.x = network_input(item.image, self.shape, config.device)
+        self.targets = image_targets(item, self.shape, config.device)
+        self.net = seeded_network(config, item.seed)
         self.min_labels = item.min_labels
         self.history = {key: [] for key in HISTORY_KEYS}
         self.previous, self.n_stable, self.last_clusters = None, 0, None
@@ -475,8 +476,23 @@ def full_size_labels(net, image, *, max_bytes=2**28):
         net.train(was_training)
 
 
-def _network_input(image, shape, device):
-    """The ``(1, 3, h, w)`` input of the network: the image at its training size."""
+def network_input(image, shape, device):
+    """The ``(1, 3, h, w)`` input of the network: the image at its training size.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), float32 in [0, 1]
+    shape : (int, int)
+        The training size ``(h, w)``; the image is shrunk to it bilinearly, antialiased.
+    device : str or torch.device
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.training import network_input
+    >>> network_input(np.zeros((8, 6, 3), np.float32), (4, 3), "cpu").shape
+    torch.Size([1, 3, 4, 3])
+    """
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
     if tuple(shape) != image.shape[:2]:
         x = F.interpolate(x, size=tuple(shape), mode="bilinear", antialias=True,
@@ -484,8 +500,32 @@ def _network_input(image, shape, device):
     return x
 
 
-def _targets(item, shape, device):
-    """The image's guide and scribbles at the training size, and its random stream."""
+def image_targets(item, shape, device):
+    """The image's guide and scribbles at the training size, and its random stream.
+
+    Parameters
+    ----------
+    item : TrainingImage
+    shape : (int, int)
+        The training size ``(h, w)``; guide and scribbles are resized to it by nearest
+        neighbour, so labels stay labels.
+    device : str or torch.device
+
+    Returns
+    -------
+    ImageTargets
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.config import TrainingImage
+    >>> from skdynaguide.training import image_targets
+    >>> guide = np.repeat([[0, 0, 1, 1]], 4, axis=0)
+    >>> item = TrainingImage(image=np.zeros((4, 4, 3), np.float32), seed=0, guide=guide)
+    >>> targets = image_targets(item, (2, 2), "cpu")
+    >>> targets.guide.tolist(), targets.n_guide
+    ([[[0, 1], [0, 1]]], 2)
+    """
     guide, n_guide, scribbles = None, 0, None
     if item.guide is not None:
         n_guide = int(item.guide.max()) + 1
@@ -501,8 +541,27 @@ def _targets(item, shape, device):
                         generator=torch.Generator().manual_seed(item.seed))
 
 
-def _seeded_network(config, seed):
-    """A fresh network, initialised under ``seed`` without touching torch's global stream."""
+def seeded_network(config, seed):
+    """A fresh network, initialised under ``seed`` without touching torch's global stream.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        Its ``network(n_features, n_clusters)`` builds the module.
+    seed : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdynaguide.config import TrainingConfig
+    >>> from skdynaguide.losses import FSFWeight, HuberContinuity
+    >>> from skdynaguide.training import seeded_network
+    >>> config = TrainingConfig(continuity=HuberContinuity(), weighting=FSFWeight(),
+    ...                         n_features=4, n_clusters=3)
+    >>> a, b = seeded_network(config, 7), seeded_network(config, 7)
+    >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    True
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = config.network(config.n_features, config.n_clusters)
