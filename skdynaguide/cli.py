@@ -1,11 +1,14 @@
 """The ``skdynaguide`` command line.
 
     skdynaguide segment IMAGE_OR_DIR... -o OUTDIR [options]
+    skdynaguide video SOURCE -o OUTDIR [--mode warm|shared|independent] [options]
     skdynaguide evaluate PRED_DIR GT_DIR [--protocol bsds|hungarian|hungarian-accumulated]
 
 ``segment`` writes ``<stem>_labels.png`` (the exact label values, 8- or 16-bit) and
 ``<stem>_overlay.png`` (colours over the photo, boundaries in white) per image;
-``evaluate`` scores such label maps against ground-truth files of the same stems. Exit status:
+``video`` writes the same two files per frame of a video file or a folder of frames
+(:mod:`skdynaguide.video`); ``evaluate`` scores such label maps against ground-truth files of
+the same stems. Exit status:
 0 when every image was segmented, 1 when some failed (listed at the end), 2 for usage errors,
 130 when interrupted.
 
@@ -16,6 +19,7 @@ complete outputs; and re-running the same command **resumes** (the default): ima
 outputs exist are skipped, so only the unfinished ones are segmented (``--overwrite`` redoes
 everything). The options are recorded in ``OUTDIR/segmenter.txt``; resuming with other
 options is refused (exit status 2) rather than mixing the outputs of two configurations.
+``video`` resumes and refuses the same way, frame by frame.
 """
 from __future__ import annotations
 
@@ -126,6 +130,51 @@ def _build_parser():
                      "is refused if OUTDIR/segmenter.txt records other options)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
+    from .video import MODES
+
+    vid = commands.add_parser(
+        "video",
+        help="segment the frames of a video or of a folder of images",
+        description="Segment each frame of a video file or of a folder of images and write "
+        "<stem>_labels.png (exact label values) and <stem>_overlay.png into OUTDIR; stem is "
+        "frame_000000, frame_000001, ... for a video file, the image's own stem for a "
+        "folder (its images taken in natural order of their names: frame_2 before "
+        "frame_10). In modes warm and shared a class keeps its id, and its colour, from "
+        "frame to frame. Reading video files needs PyAV: pip install \"skdynaguide[video]\".",
+    )
+    vid.add_argument("source", metavar="SOURCE",
+                     help="a video file, or a folder whose image files are the frames")
+    vid.add_argument("-o", "--output", default="skdynaguide-output", metavar="OUTDIR",
+                     help="output folder (default: %(default)s)")
+    vid.add_argument("--mode", choices=MODES, default="warm",
+                     help="warm: one network trained on the first frame, then --partial-iter "
+                     "more steps on each next one; shared: one network trained on at most "
+                     "--shared-frames frames spread over the sequence, then a forward pass "
+                     "per frame; independent: a fresh network trained on every frame, "
+                     "segment ids arbitrary in each (default: %(default)s)")
+    vid.add_argument("--partial-iter", type=_positive_int, default=None,
+                     help="warm mode: SGD steps on each frame after the first (default 10)")
+    vid.add_argument("--shared-frames", type=_positive_int, default=None,
+                     help="shared mode: the most frames the network trains on (default 8)")
+    vid.add_argument("--max-iter", type=_positive_int, default=None,
+                     help="SGD steps of the first training (warm, shared) or of every frame "
+                     "(independent)")
+    vid.add_argument("--guidance", default=None,
+                     help="guidance provider: felzenszwalb (default), kmeans, slic, fcm or none")
+    vid.add_argument("--max-pixels", type=_optional_pixels, default=None,
+                     help="train at most this many pixels per frame ('full' for full "
+                     "resolution)")
+    vid.add_argument("--min-size", type=_min_size, default=None,
+                     help="pieces of at least this many pixels (or this fraction of the "
+                     "frame, e.g. 0.001, the default); 'none' writes the raw network output")
+    vid.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N, mps")
+    vid.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    vid.add_argument("--overwrite", action="store_true",
+                     help="segment every frame again, replacing existing outputs (by default "
+                     "a re-run resumes: frames with both outputs present are not written "
+                     "again; it is refused if OUTDIR/segmenter.txt records other options)")
+    vid.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
     from ._protocols import PROTOCOLS
 
     ev = commands.add_parser(
@@ -230,23 +279,25 @@ def _segment_file(source, outdir, segmenter, threads):
         return traceback.format_exc(limit=3).strip()
 
 
-def _check_options(outdir, segmenter, args):
+def _check_options(outdir, segmenter, args, command="segment"):
     """Record the options in ``OUTDIR/segmenter.txt``; False when going on would mix label
     maps made with other options in one folder (reported on stderr)."""
     from ._records import parameter_record
 
+    items = "images" if command == "segment" else "frames"
     existing = len(list(outdir.glob("*_labels.png"))) if outdir.is_dir() else 0
     unrecorded = not (outdir / "segmenter.txt").exists()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         changes = parameter_record(outdir, segmenter, replace=args.overwrite or not existing)
     except OSError as exc:
-        print(f"skdynaguide segment: error: cannot write to {outdir}: {exc}", file=sys.stderr)
+        print(f"skdynaguide {command}: error: cannot write to {outdir}: {exc}",
+              file=sys.stderr)
         return False
     if changes is not None:
-        print(f"skdynaguide segment: error: {outdir}/ holds {existing} label map(s) made with "
-              f"other options ({changes}); use --overwrite to segment these images again "
-              "with the new options, or another output folder", file=sys.stderr)
+        print(f"skdynaguide {command}: error: {outdir}/ holds {existing} label map(s) made "
+              f"with other options ({changes}); use --overwrite to segment these {items} "
+              "again with the new options, or another output folder", file=sys.stderr)
         return False
     if unrecorded and existing and not args.quiet:
         print(f"note: {outdir}/ has no segmenter.txt, so the options behind its {existing} "
@@ -340,6 +391,212 @@ def _run_segment(args):
             print(f"  {source}: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+class VideoOptions:
+    """What ``video`` records in ``OUTDIR/segmenter.txt``: the mode, the frame budget of
+    the shared mode and the estimator's parameters (the record compares ``get_params``)."""
+
+    def __init__(self, mode, shared_frames, segmenter):
+        self.mode = mode
+        self.shared_frames = shared_frames
+        self.segmenter = segmenter
+
+    def get_params(self, deep=False):
+        params = {"mode": self.mode, "estimator": type(self.segmenter).__name__}
+        if self.mode == "shared":
+            params["shared_frames"] = self.shared_frames
+        return {**params, **self.segmenter.get_params(deep=False)}
+
+
+def _video_segmenter(args):
+    """The estimator of ``video``: DynaGuideSegmenter (independent) or InductiveSegmenter."""
+    from .inductive import InductiveSegmenter
+    from .segmenter import DynaGuideSegmenter
+
+    for option, flag, mode in (("partial_iter", "--partial-iter", "warm"),
+                               ("shared_frames", "--shared-frames", "shared")):
+        if getattr(args, option) is not None and args.mode != mode:
+            raise ValueError(f"{flag} applies to --mode {mode} only (got --mode {args.mode})")
+    params = {}
+    for option in ("guidance", "max_iter", "device", "partial_iter"):
+        if getattr(args, option) is not None:
+            params[option] = getattr(args, option)
+    if args.min_size is not None:
+        params["min_size"] = None if args.min_size == "none" else args.min_size
+    if args.max_pixels is not None:
+        params["max_pixels"] = None if args.max_pixels == "full" else args.max_pixels
+    params["random_state"] = args.seed
+    if args.mode == "independent":
+        return DynaGuideSegmenter(**params)
+    return InductiveSegmenter(**params)
+
+
+def _frame_outputs(stem, outdir):
+    return outdir / f"{stem}_labels.png", outdir / f"{stem}_overlay.png"
+
+
+def _image_frames(paths, failed):
+    """``(stem, frame)`` of each readable image; the others are appended to ``failed``."""
+    from .io import read_image
+    from .video import _rgb
+
+    for path in paths:
+        try:
+            frame = _rgb(read_image(path))
+        except (ValueError, OSError, MemoryError) as exc:
+            failed.append((path, f"{type(exc).__name__}: {exc}"))
+        else:
+            yield path.stem, frame
+
+
+def _video_frames(frames, source, failed):
+    """``(frame_000000, frame)``, ... of a video; a frame that cannot be decoded ends it
+    (appended to ``failed``)."""
+    index = 0
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except (ValueError, OSError, MemoryError) as exc:
+            failed.append((source, f"frame {index} and after: {type(exc).__name__}: {exc}"))
+            return
+        yield f"frame_{index:06d}", frame
+        index += 1
+
+
+def _run_video(args):
+    import warnings
+    from itertools import tee
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .io import remove_partial_files, write_labels, write_rgb
+    from .plotting import overlay
+    from .video import _frame_sources, read_frames, segment_frames
+
+    try:
+        segmenter = _video_segmenter(args)
+        segmenter._resolve()  # parameter errors are usage errors, before any work
+        kind, where = _frame_sources(args.source)
+        if kind == "video":
+            read_frames(where)  # PyAV installed, and a first frame decoded
+    except (ValueError, TypeError, NotImplementedError, OSError, ImportError) as exc:
+        print(f"skdynaguide video: error: {exc}", file=sys.stderr)
+        return 2
+    outdir = Path(args.output)
+    shared_frames = 8 if args.shared_frames is None else args.shared_frames
+    if not _check_options(outdir, VideoOptions(args.mode, shared_frames, segmenter), args,
+                          command="video"):
+        return 2
+
+    failed = []
+    if kind == "images":
+        # a.png and a.jpg would overwrite each other's outputs
+        owner = {}
+        for path in where:
+            owner.setdefault(path.stem, path)
+        for path in where:
+            if owner[path.stem] is not path:
+                failed.append((path, f"its outputs would overwrite those of "
+                                     f"{owner[path.stem]} (same file name stem)"))
+        where = [path for path in where if owner[path.stem] is path]
+        stems = [path.stem for path in where]
+    else:
+        # the frame count is needed only to know which frames are left when resuming
+        existing = not args.overwrite and any(outdir.glob("frame_*_labels.png"))
+        stems = None
+        if existing:
+            count = 0
+            try:
+                for _ in read_frames(where):
+                    count += 1
+            except (ValueError, OSError):  # reported when the frames are segmented
+                pass
+            stems = [f"frame_{index:06d}" for index in range(count)]
+
+    def done(stem):
+        return not args.overwrite and all(p.exists() for p in _frame_outputs(stem, outdir))
+
+    todo = None if stems is None else [stem for stem in stems if not done(stem)]
+    skipped = 0 if stems is None else len(stems) - len(todo)
+    if skipped and not args.quiet:
+        print(f"skipping {skipped} frame(s) already segmented (use --overwrite to redo)")
+    if todo == []:
+        if not args.quiet:
+            print(f"0 frame(s) segmented into {outdir}/, {skipped} skipped (already "
+                  "segmented)")
+        return _report_failed(failed)
+
+    # warm: a frame's labels depend on the frames before it, so those are trained on again
+    # (not written), up to the last frame left; independent: only the frames left
+    last = None if todo is None else todo[-1]
+
+    def frames():
+        source = (_image_frames(where, failed) if kind == "images"
+                  else _video_frames(read_frames(where), where, failed))
+        for stem, frame in source:
+            for path in _frame_outputs(stem, outdir):  # what a killed run was writing
+                remove_partial_files(path)
+            if args.mode == "independent" and done(stem):
+                continue
+            yield stem, frame
+            if args.mode == "warm" and stem == last:
+                return
+
+    to_segment, to_write = tee(frames())
+    labels = segment_frames((frame for _, frame in to_segment), args.mode,
+                            segmenter=segmenter, shared_frames=shared_frames)
+    pairs = zip(to_write, labels)
+    bar = None
+    if not args.quiet:
+        from tqdm.auto import tqdm
+
+        total = None  # a video's length is known only when resuming
+        if stems is not None:
+            total = {"independent": len(todo), "warm": stems.index(last) + 1,
+                     "shared": len(stems)}[args.mode]
+        bar = tqdm(desc="segmenting", unit="frame", total=total)
+    written = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            for (stem, frame), label_map in pairs:
+                if not done(stem):
+                    labels_path, overlay_path = _frame_outputs(stem, outdir)
+                    write_labels(labels_path, label_map)
+                    write_rgb(overlay_path, overlay(frame, label_map))
+                    written += 1
+                if bar is not None:
+                    bar.update(1)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted after {written} frame(s); the finished outputs are "
+                  "complete: run the same command again to resume", file=sys.stderr)
+            return 130
+        except (ValueError, TypeError, OSError, MemoryError, RuntimeError) as exc:
+            failed.append((args.source, f"stopped after {written} frame(s) written: "
+                                        f"{type(exc).__name__}: {exc}"))
+        except Exception:  # stop, but keep the evidence
+            failed.append((args.source, f"stopped after {written} frame(s) written: "
+                                        + traceback.format_exc(limit=3).strip()))
+        finally:
+            if bar is not None:
+                bar.close()
+    if not args.quiet:
+        print(f"{written} frame(s) segmented into {outdir}/, {skipped} skipped (already "
+              f"segmented), {len(failed)} failed")
+    return _report_failed(failed)
+
+
+def _report_failed(failed):
+    """Print the failures on stderr; the exit status (1 when there are some, else 0)."""
+    if not failed:
+        return 0
+    print(f"{len(failed)} failure(s):", file=sys.stderr)
+    for source, error in failed:
+        print(f"  {source}: {error}", file=sys.stderr)
+    return 1
 
 
 def _label_key(path):
@@ -453,6 +710,8 @@ def main(argv=None):
         return 2
     if args.command == "evaluate":
         return _run_evaluate(args)
+    if args.command == "video":
+        return _run_video(args)
     return _run_segment(args)
 
 
