@@ -70,11 +70,14 @@ def _error(name, value, allowed):
             return ValueError(f"{name} must be finite, got {value}")
         return ValueError(f"{name} must be {' or '.join(map(_range, ranges))}, got {value}")
     kinds = []
+    # a string of the right kind, not among the options: a wrong value, not a wrong type
+    error = (ValueError if isinstance(value, str)
+             and any(isinstance(spec, StrOptions) for spec in allowed) else TypeError)
     for spec in allowed:
         kind = _kind(spec)
         if kind not in kinds:
             kinds.append(kind)
-    return TypeError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
+    return error(f"{name} must be {' or '.join(kinds)}, got {value!r}")
 
 
 def _range(interval):

@@ -22,7 +22,7 @@ from ._device import resolve_device
 from ._image import check_images
 from ._validation import Interval, validate_params
 from .collection import SharedTraining
-from .config import TrainingConfig, TrainingImage
+from .config import TrainingConfig, TrainingImage, training_shape
 from .guidance import compute_guidance, resolve_guidance
 from .losses import resolve_continuity, resolve_weighting
 from .matching import resolve_matching
@@ -30,14 +30,14 @@ from .network import resolve_network
 from .scoring import bsds_score
 from .segmenter import DynaGuideSegmenter
 from .segments import merge_small_pieces
-from .training import full_size_labels
+from .training import final_labels, full_size_labels, network_input
 
 __all__ = ["InductiveSegmenter"]
 
 _SHARED = ("guidance", "continuity", "weighting", "alpha", "network", "n_features",
            "n_clusters", "n_blocks", "residual", "guidance_weight", "matching", "max_iter",
-           "lr", "momentum", "max_pixels", "min_size", "device", "random_state", "verbose",
-           "batch_size")
+           "lr", "momentum", "max_pixels", "final_resolution", "min_size", "device",
+           "random_state", "verbose", "batch_size")
 
 
 class InductiveSegmenter(ClusterMixin, BaseEstimator):
@@ -79,8 +79,10 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         Give ``network="cnn"`` each pixel's relative position. Off by default: in a network
         shared by many images, position would tie classes to places in the frame rather
         than to what is there.
-    guidance_weight : float, default=100.0
-        λ in the guidance weight ``g(q') = λ / q'``.
+    guidance_weight : float, default=1000.0
+        λ in the guidance weight ``g(q') = λ / q'``. Ten times the per-image default: the
+        shared network holds the guide's regions apart only through their colours, and a
+        weaker guide lets it settle on a few colour classes (``benchmarks/RESULTS.md``).
     matching : {"hungarian", "majority", "index", "sorted"} or GuideMatching, default="hungarian"
         How each crop's guide segments are expressed as channels (:mod:`skdynaguide.matching`).
         ``"hungarian"`` gives the guide segments of a crop distinct channels, each the one
@@ -106,6 +108,11 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
     max_pixels : int or None, default=25000
         Images train shrunk to at most this many pixels (crops are cut from them);
         :meth:`predict` always runs on the full-size image.
+    final_resolution : {"full", "training"}, default="full"
+        Where :meth:`predict` runs the network: ``"full"`` on the full-size image (the
+        labels follow the image's own edges), ``"training"`` on the image shrunk to
+        ``max_pixels``, its response upsampled bilinearly before the argmax (about as many
+        times faster as the image has more pixels than ``max_pixels``).
     min_size : int, float or None, default=0.001
         Connected pieces of a class smaller than this (pixels, or a fraction of the image
         area) take the class of the neighbour of closest colour
@@ -187,7 +194,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         n_blocks=2,
         residual=True,
         coordinates=False,
-        guidance_weight=100.0,
+        guidance_weight=1000.0,
         matching="hungarian",
         max_iter=500,
         partial_iter=10,
@@ -196,6 +203,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         lr=0.1,
         momentum=0.9,
         max_pixels=25000,
+        final_resolution="full",
         min_size=0.001,
         device="auto",
         random_state=None,
@@ -220,6 +228,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         self.lr = lr
         self.momentum = momentum
         self.max_pixels = max_pixels
+        self.final_resolution = final_resolution
         self.min_size = min_size
         self.device = device
         self.random_state = random_state
@@ -270,9 +279,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         config, provider = self._resolve()
         self._random = check_random_state(self.random_state)
         seed = int(self._random.randint(np.iinfo(np.int32).max))
-        training = SharedTraining(config, seed)
-        self.n_iter_, self.loss_history_ = 0, {}
-        return self._train(X, training, self.max_iter, provider)
+        return self._train(X, SharedTraining(config, seed), self.max_iter, provider)
 
     def partial_fit(self, X, y=None):
         """Go on training the network on the image(s) ``X`` for ``partial_iter`` steps.
@@ -298,7 +305,6 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         if not hasattr(self, "network_"):
             self._random = check_random_state(self.random_state)
             seed = int(self._random.randint(np.iinfo(np.int32).max))
-            self.n_iter_, self.loss_history_ = 0, {}
             return self._train(X, SharedTraining(config, seed), self.partial_iter, provider)
         training = SharedTraining(config, 0)
         current = self.network_.state_dict()
@@ -340,7 +346,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
             if bar is not None:
                 bar.close()
         network = training.net.to("cpu").eval()
-        segments = _labels(network, images, training.config.device, self.min_size)
+        segments = self._predict(network, images, training.config.device)
         if not finite:
             warnings.warn(
                 f"The loss became NaN or infinite at step {training.n_iter + 1}; training "
@@ -363,6 +369,25 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------------------
 
+    def _predict(self, network, images, device):
+        """The classes ``network`` gives each image, small pieces merged (``min_size``)."""
+        net = copy.deepcopy(network).to(device)
+        out = []
+        for i, image in enumerate(images):
+            if self.final_resolution == "full":
+                labels = full_size_labels(net, image)
+            else:
+                labels = _network_labels(net, image, self.max_pixels)
+            if labels is None:
+                raise RuntimeError(
+                    f"the network's response to image {i} is not finite (its weights "
+                    "diverged, e.g. under a too large lr); train again with a smaller lr"
+                )
+            if self.min_size is not None:
+                labels = merge_small_pieces(image, labels, self.min_size)
+            out.append(labels)
+        return out
+
     def predict(self, X):
         """Segment image(s) with the trained network: a forward pass, no training.
 
@@ -380,7 +405,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "network_")
         validate_params(self._parameter_constraints, self.get_params(deep=False))
         images, is_batch = check_images(X)
-        labels = _labels(self.network_, images, resolve_device(self.device), self.min_size)
+        labels = self._predict(self.network_, images, resolve_device(self.device))
         return labels if is_batch else labels[0]
 
     def fit_predict(self, X, y=None):
@@ -422,21 +447,20 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         return bsds_score(y, predictions, which="all")
 
 
-def _labels(network, images, device, min_size):
-    """The classes ``network`` gives each image, small pieces merged when ``min_size``."""
-    net = copy.deepcopy(network).to(device)
-    out = []
-    for i, image in enumerate(images):
-        labels = full_size_labels(net, image)
-        if labels is None:
-            raise RuntimeError(
-                f"the network's response to image {i} is not finite (its weights diverged, "
-                "e.g. under a too large lr); train again with a smaller lr"
-            )
-        if min_size is not None:
-            labels = merge_small_pieces(image, labels, min_size)
-        out.append(labels)
-    return out
+def _network_labels(net, image, max_pixels):
+    """The argmax of ``net`` (in evaluation mode) on ``image`` shrunk to ``max_pixels``,
+    its response upsampled bilinearly to the full size; None if it is not finite."""
+    shape = training_shape(*image.shape[:2], max_pixels)
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            response = net(network_input(image, shape, device))
+    finally:
+        net.train(was_training)
+    labels, reason = final_labels(response, "max_iter", None, image.shape[:2])
+    return None if reason == "nonfinite" else labels
 
 
 def _usable(guide, index):

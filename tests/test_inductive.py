@@ -17,7 +17,8 @@ from skdynaguide.losses import FSFWeight, HuberContinuity
 from skdynaguide.network import DynaGuideNet
 from skdynaguide.segments import merge_small_pieces
 
-SMALL = dict(n_features=16, n_clusters=8, crop_size=16, batch_size=4, random_state=0)
+SMALL = dict(n_features=16, n_clusters=8, crop_size=16, batch_size=4, guidance_weight=100,
+             random_state=0)
 
 
 def _noisy(image, seed, sigma=6):
@@ -242,3 +243,16 @@ def test_merge_small_pieces_keeps_label_values():
     expected[:, 3:] = 17
     np.testing.assert_array_equal(out, expected)
     assert labels[1, 1] == 99  # the input is untouched
+
+
+def test_predict_at_the_training_resolution_agrees_with_the_full_size_pass(model):
+    fitted, _ = model
+    big = _scene((RED, BLUE), 30, 3, size=(60, 80))  # 4800 pixels, trained at 1200
+    shrunk = clone(fitted).set_params(max_pixels=1200, final_resolution="training")
+    shrunk.network_ = fitted.network_
+    full = fitted.predict(big)
+    quick = shrunk.predict(big)
+    assert quick.shape == full.shape == (60, 80)
+    assert (quick == full).mean() > 0.95
+    with pytest.raises(ValueError, match="final_resolution must be one of"):
+        shrunk.set_params(final_resolution="half").predict(big)

@@ -125,8 +125,8 @@ def test_papers_network_is_reachable():
     (dict(min_size=-1), ValueError, "min_size"),
     (dict(min_size=1.5), ValueError, "min_size"),
     (dict(min_size="big"), TypeError, "min_size"),
-    (dict(coordinates="yes"), TypeError, "coordinates"),
-    (dict(final_resolution="half"), TypeError, "final_resolution"),
+    (dict(coordinates="yes"), ValueError, "coordinates"),
+    (dict(final_resolution="half"), ValueError, "final_resolution"),
 ])
 def test_bad_new_parameters_are_refused(params, error, match):
     with pytest.raises(error, match=match):
