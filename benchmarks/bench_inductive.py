@@ -5,7 +5,8 @@
     python benchmarks/bench_inductive.py variants --data-root ../shared/data --train-limit 20
         --val-limit 10 --max-iter 300 --variant NAME:param=value,... [--variant ...]
     python benchmarks/bench_inductive.py video --data-root ../shared/data --image 101085
-        [--frames 60] [--size 120x180] [--seed 0] [--figure F.png]
+        [--frames 60] [--size 120x180] [--modes independent,warm,shared] [--seed 0]
+        [--figure F.png]
 
 ``bsds``: :class:`~skdynaguide.InductiveSegmenter` is fitted on the first ``--train-limit``
 train images, then predicts the first ``--val-limit`` val images; the same val images are
@@ -21,7 +22,9 @@ segments per image; then paired per-image differences.
 
 ``variants``: the inductive model alone, with its defaults and with each ``--variant``'s
 parameters (e.g. ``index:matching=index``): best-overlap Mean of its classes and of their
-connected segments, boundary F, segments and classes per image.
+connected segments, boundary F, segments and classes per image; with ``--fine-tune N``
+also a copy of each model trained N more steps on each val image alone
+(``partial_fit``) before its labels are taken, and the seconds that costs.
 
 ``video``: a synthetic video of ``--frames`` frames, a window panning over one val photo
 while zooming in, each frame resized to ``--size``; the truth of every frame is the photo's
@@ -36,6 +39,7 @@ discounts renumbering) and the best-overlap Mean of the frames' connected segmen
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import math
 import sys
@@ -154,9 +158,12 @@ def run_variants(args):
     val = load_split(args.data_root, "val", args.val_limit)
     print(f"{len(train)} train images, {args.max_iter} steps; {len(val)} val images, "
           f"seed {args.seed}\n")
+    tune = args.fine_tune
     print("| variant | fit s | Mean (classes) | Mean (connected segments) | boundary F "
-          "| segments / image | classes / image |")
-    print("|---|---|---|---|---|---|---|")
+          "| segments / image | classes / image |"
+          + (f" fine-tuned ({tune} steps): Mean (segments) | boundary F | s / image |"
+             if tune else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|---|---|" if tune else ""))
     for name, params in [("default", {})] + [parse_variant(v) for v in args.variant]:
         start = time.perf_counter()
         model = InductiveSegmenter(**{"max_iter": args.max_iter, "random_state": args.seed,
@@ -166,14 +173,25 @@ def run_variants(args):
         for _, image, annotations in val:
             classes = model.predict(image)
             segments = merge_small_segments(image, classes, MIN_SIZE)
-            rows.append(dict(classes=bsds_best_overlap(annotations, classes)["mean"],
-                             **scores(annotations, segments),
-                             n_classes=len(np.unique(classes))))
+            row = dict(classes=bsds_best_overlap(annotations, classes)["mean"],
+                       **scores(annotations, segments), n_classes=len(np.unique(classes)))
+            if tune:
+                # a copy of the model trained a few more steps on this image alone
+                start = time.perf_counter()
+                tuned = copy.deepcopy(model).set_params(partial_iter=tune).partial_fit(image)
+                row["tune_seconds"] = time.perf_counter() - start
+                tuned_segments = merge_small_segments(image, tuned.labels_, MIN_SIZE)
+                tuned_scores = scores(annotations, tuned_segments)
+                row["tune_mean"] = tuned_scores["mean"]
+                row["tune_boundary_f"] = tuned_scores["boundary_f"]
+            rows.append(row)
         mean = {key: np.mean([r[key] for r in rows]) for key in rows[0]}
         label = f"{name} {params}" if params else name
         print(f"| {label} | {seconds:.0f} | {mean['classes']:.3f} | "
               f"{mean['mean']:.3f} | {mean['boundary_f']:.3f} | {mean['segments']:.0f} | "
-              f"{mean['n_classes']:.1f} |", flush=True)
+              f"{mean['n_classes']:.1f} |"
+              + (f" {mean['tune_mean']:.3f} | {mean['tune_boundary_f']:.3f} | "
+                 f"{mean['tune_seconds']:.2f} |" if tune else ""), flush=True)
 
 
 # -- the synthetic video ---------------------------------------------------------------------
@@ -246,7 +264,7 @@ def run_video(args):
                ("warm starts", "warm", inductive), ("shared network", "shared", inductive))
 
     results = {}
-    for name, mode, segmenter in methods:
+    for name, mode, segmenter in [m for m in methods if m[1] in args.modes.split(",")]:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -311,11 +329,16 @@ def main(argv=None):
     variants.add_argument("--val-limit", type=int, default=10)
     variants.add_argument("--variant", action="append", default=[],
                           metavar="NAME:param=value,...")
+    variants.add_argument("--fine-tune", type=int, default=0, metavar="STEPS",
+                          help="also score a copy of each model trained STEPS more steps on "
+                          "each val image (partial_fit)")
     video = commands.add_parser("video")
     video.add_argument("--image", default="101085")
     video.add_argument("--frames", type=int, default=60)
     video.add_argument("--size", default="120x180")
     video.add_argument("--figure", default=None)
+    video.add_argument("--modes", default="independent,warm,shared",
+                       help="the modes of segment_frames to run (comma-separated)")
     for sub in (bsds, variants, video):
         sub.add_argument("--data-root", default=str(Path(__file__).resolve().parents[2]
                                                     / "shared" / "data"))

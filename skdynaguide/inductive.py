@@ -317,6 +317,8 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
             )
         training.net.load_state_dict(current)
         training.optimizer.load_state_dict(_to_device(self._optimizer_state, config.device))
+        for group in training.optimizer.param_groups:  # the current lr and momentum, not
+            group.update(lr=config.lr, momentum=config.momentum)  # those saved with the state
         training.n_iter = self.n_iter_
         training.history = {key: list(values) for key, values in self.loss_history_.items()}
         return self._train(X, training, self.partial_iter, provider)

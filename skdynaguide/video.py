@@ -186,7 +186,8 @@ def _rgb(frame):
     return np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
 
 
-def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared_frames=8):
+def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared_frames=8,
+                   warm_guidance=False):
     """One label map per frame of a sequence, in order.
 
     Parameters
@@ -201,9 +202,10 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
 
         * ``"warm"``: :meth:`~skdynaguide.InductiveSegmenter.fit` on the first
           ``warm_frames`` frames (``max_iter`` steps), then for each next frame
-          :meth:`~skdynaguide.InductiveSegmenter.partial_fit` (``partial_iter`` steps) and
-          its ``labels_``. Class ids keep their meaning from frame to frame while the
-          network follows the changing scene.
+          :meth:`~skdynaguide.InductiveSegmenter.partial_fit` (``partial_iter`` steps,
+          without guidance unless ``warm_guidance``) and its ``labels_``. Class ids
+          keep their meaning from frame to frame while the network follows the changing
+          scene.
         * ``"shared"``: one :meth:`~skdynaguide.InductiveSegmenter.fit` on at most
           ``shared_frames`` frames spread evenly over the sequence, then
           :meth:`~skdynaguide.InductiveSegmenter.predict` (a forward pass) on every frame.
@@ -221,6 +223,13 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
         ``"warm"`` mode: how many first frames the initial ``fit`` trains on together
         (their labels are those of that fit); more frames give the first classes a view of
         more of the scene. Ignored in the other modes.
+    warm_guidance : bool, default=False
+        ``"warm"`` mode: whether the frames after the first ``warm_frames`` keep training
+        with their own guidance maps. By default they do not: the guide shaped the classes
+        in the first ``fit``, and a new guide on every frame, matched to the channels
+        anew, keeps reassigning regions to other classes, which makes the labels flicker
+        (``benchmarks/RESULTS.md``, section 7); without it the few steps per frame only
+        follow the image (similarity and continuity). Ignored in the other modes.
     shared_frames : int or None, default=8
         ``"shared"`` mode: the most frames the network trains on: every k-th frame, k the
         smallest step giving at most ``shared_frames`` of them, starting with the first.
@@ -276,8 +285,9 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
     if segmenter is None:
         segmenter = expected()
     elif not isinstance(segmenter, expected):
-        raise TypeError(f"mode={mode!r} needs segmenter to be a {expected.__name__} (or "
-                        f"None), got {type(segmenter).__name__}")
+        article = "an" if expected.__name__[0] in "AEIOU" else "a"
+        raise TypeError(f"mode={mode!r} needs segmenter to be {article} {expected.__name__} "
+                        f"(or None), got {type(segmenter).__name__}")
     else:
         segmenter = clone(segmenter)
     for name, value, allow_none in (("warm_frames", warm_frames, False),
@@ -287,14 +297,16 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
             accepted = "a positive integer" + (" or None" if allow_none else "")
             raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    if not isinstance(warm_guidance, (bool, np.bool_)):
+        raise TypeError(f"warm_guidance must be a bool, got {warm_guidance!r}")
     if mode == "warm":
-        return _warm(frames, segmenter, int(warm_frames))
+        return _warm(frames, segmenter, int(warm_frames), bool(warm_guidance))
     if mode == "shared":
         return _shared(frames, segmenter, shared_frames)
     return _independent(frames, segmenter)
 
 
-def _warm(frames, model, warm_frames):
+def _warm(frames, model, warm_frames, warm_guidance):
     frames = iter(frames)
     # np.asarray: a frame given as nested lists is one image, not a collection
     first = [np.asarray(frame) for frame in islice(frames, warm_frames)]
@@ -302,6 +314,8 @@ def _warm(frames, model, warm_frames):
         return
     # fitted on a list, labels_ is a list too: one map per frame
     yield from model.fit(first).labels_
+    if not warm_guidance:
+        model.set_params(guidance=None)  # the model is segment_frames' own clone
     for frame in frames:
         yield model.partial_fit(np.asarray(frame)).labels_
 

@@ -66,8 +66,10 @@ def test_variants_table_on_a_tiny_dataset(bench, tmp_path, capsys):
             Image.fromarray(image).save(base / "images" / f"{k}.jpg", quality=95)
             np.savez(base / "gt" / f"{k}.npz", seg=np.stack([truth, (truth >= 2) * 1]))
     bench.main(["variants", "--data-root", str(tmp_path), "--max-iter", "2",
-                "--variant", "tiny:n_features=8,n_clusters=6,crop_size=16"])
+                "--fine-tune", "2", "--variant", "tiny:n_features=8,n_clusters=6,crop_size=16"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert "fine-tuned (2 steps)" in lines[0]
+    assert all(line.count("|") == 11 for line in lines)
     assert [line.split(" | ")[0] for line in lines] == ["| variant", "| default", "| tiny {"
                                                         "'n_features': 8, 'n_clusters': 6, "
                                                         "'crop_size': 16}"]

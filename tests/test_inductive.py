@@ -256,3 +256,13 @@ def test_predict_at_the_training_resolution_agrees_with_the_full_size_pass(model
     assert (quick == full).mean() > 0.95
     with pytest.raises(ValueError, match="final_resolution must be one of"):
         shrunk.set_params(final_resolution="half").predict(big)
+
+
+def test_partial_fit_uses_the_current_learning_rate_not_the_saved_one():
+    model = InductiveSegmenter(max_iter=20, partial_iter=5, **SMALL).fit(_scene((RED, BLUE),
+                                                                               10, 0))
+    before = {k: v.clone() for k, v in model.network_.named_parameters()}
+    model.set_params(lr=1e-12).partial_fit(_scene((RED, BLUE), 12, 1))
+    assert model._optimizer_state["param_groups"][0]["lr"] == 1e-12
+    for name, value in model.network_.named_parameters():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=1e-6)

@@ -193,6 +193,25 @@ def test_warm_mode_fits_the_first_warm_frames_then_partial_fits_each_next(monkey
     assert len(labels) == 5
 
 
+@pytest.mark.parametrize("warm_guidance, later", [(False, None), (True, "felzenszwalb")])
+def test_warm_mode_trains_later_frames_without_their_guides_by_default(
+        monkeypatch, warm_guidance, later):
+    guides = []
+    original = InductiveSegmenter._train
+
+    def spy(self, X, training, n_steps, provider):
+        guides.append(self.guidance)
+        return original(self, X, training, n_steps, provider)
+
+    monkeypatch.setattr(InductiveSegmenter, "_train", spy)
+    model = InductiveSegmenter(**{**SMALL, "max_iter": 2, "partial_iter": 1})
+    list(segment_frames(_numbered(3), "warm", segmenter=model, warm_guidance=warm_guidance))
+    assert guides == ["felzenszwalb", later, later]
+    assert model.guidance == "felzenszwalb"  # the caller's segmenter is left alone
+    with pytest.raises(TypeError, match="warm_guidance must be a bool"):
+        segment_frames(_numbered(3), "warm", warm_guidance="yes")
+
+
 def test_independent_mode_is_a_fresh_per_image_run_on_every_frame():
     params = dict(n_features=16, n_clusters=8, max_iter=10, random_state=0)
     frames = _frames()[:2]
@@ -222,7 +241,7 @@ def test_bad_modes_and_segmenters_are_refused_when_called():
     with pytest.raises(ValueError, match="mode must be one of 'warm', 'shared', "
                                          "'independent', got 'batch'"):
         segment_frames(frames, "batch")
-    with pytest.raises(TypeError, match="needs segmenter to be a InductiveSegmenter"):
+    with pytest.raises(TypeError, match="needs segmenter to be an InductiveSegmenter"):
         segment_frames(frames, "warm", segmenter=DynaGuideSegmenter())
     with pytest.raises(TypeError, match="DynaGuideSegmenter .*got InductiveSegmenter"):
         segment_frames(frames, "independent", segmenter=InductiveSegmenter())
