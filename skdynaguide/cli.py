@@ -439,11 +439,11 @@ def _frame_outputs(stem, outdir):
 def _image_frames(paths, failed):
     """``(stem, frame)`` of each readable image; the others are appended to ``failed``."""
     from .io import read_image
-    from .video import _rgb
+    from .video import rgb_frame
 
     for path in paths:
         try:
-            frame = _rgb(read_image(path))
+            frame = rgb_frame(read_image(path))
         except (ValueError, OSError, MemoryError) as exc:
             failed.append((path, f"{type(exc).__name__}: {exc}"))
         else:
@@ -474,12 +474,12 @@ def _run_video(args):
 
     from .io import remove_partial_files, write_labels, write_rgb
     from .plotting import overlay
-    from .video import _frame_sources, read_frames, segment_frames
+    from .video import frame_sources, read_frames, segment_frames
 
     try:
         segmenter = _video_segmenter(args)
         segmenter._resolve()  # parameter errors are usage errors, before any work
-        kind, where = _frame_sources(args.source)
+        kind, where = frame_sources(args.source)
         if kind == "video":
             read_frames(where)  # PyAV installed, and a first frame decoded
     except (ValueError, TypeError, NotImplementedError, OSError, ImportError) as exc:

@@ -29,7 +29,7 @@ from .inductive import InductiveSegmenter
 from .io import IMAGE_SUFFIXES, read_image
 from .segmenter import DynaGuideSegmenter
 
-__all__ = ["read_frames", "segment_frames", "MODES"]
+__all__ = ["read_frames", "segment_frames", "frame_sources", "rgb_frame", "MODES"]
 
 #: The modes of :func:`segment_frames`.
 MODES = ("warm", "shared", "independent")
@@ -96,14 +96,45 @@ def read_frames(source):
     >>> [frame.shape for frame in read_frames(video)]
     [(16, 16, 3), (16, 16, 3), (16, 16, 3)]
     """
-    kind, where = _frame_sources(source)
+    kind, where = frame_sources(source)
     if kind == "images":
-        return (_rgb(read_image(path)) for path in where)
+        return (rgb_frame(read_image(path)) for path in where)
     return _video_frames(where)
 
 
-def _frame_sources(source):
-    """``("video", path)`` or ``("images", [paths in order])``, after checking ``source``."""
+def frame_sources(source):
+    """What :func:`read_frames` reads from ``source``, checked but not read.
+
+    Parameters
+    ----------
+    source : str, path-like, or list of str or path-like
+        As in :func:`read_frames`.
+
+    Returns
+    -------
+    kind : {"video", "images"}
+    where : Path or list of Path
+        The video file, or the image files in the order they are read (a folder's in
+        natural order of their names).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, TypeError
+        As :func:`read_frames` (a video's frames are not decoded here).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skdynaguide.io import write_rgb
+    >>> from skdynaguide.video import frame_sources
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("b10.png", "b9.png"):
+    ...     _ = write_rgb(os.path.join(folder, name), np.zeros((2, 2, 3)))
+    >>> kind, where = frame_sources(folder)
+    >>> kind, [path.name for path in where]
+    ('images', ['b9.png', 'b10.png'])
+    """
     if isinstance(source, (list, tuple)):
         if not source:
             raise ValueError("the list of image files is empty")
@@ -160,7 +191,7 @@ def _video_frames(path):
 
 
 def _decoded(path, first, frames, unreadable):
-    yield _rgb(first)
+    yield rgb_frame(first)
     index = 1
     while True:
         try:
@@ -169,12 +200,28 @@ def _decoded(path, first, frames, unreadable):
             return
         except unreadable as exc:
             raise ValueError(f"{path}: frame {index} cannot be decoded ({exc})") from None
-        yield _rgb(frame)
+        yield rgb_frame(frame)
         index += 1
 
 
-def _rgb(frame):
-    """A frame as uint8 RGB: grey repeated over three channels, alpha dropped."""
+def rgb_frame(frame):
+    """A frame as uint8 RGB: grey repeated over three channels, alpha dropped.
+
+    Parameters
+    ----------
+    frame : array-like of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+
+    Returns
+    -------
+    frame : ndarray of shape (H, W, 3), dtype uint8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.video import rgb_frame
+    >>> rgb_frame(np.full((2, 3), 7, dtype=np.uint8)).shape
+    (2, 3, 3)
+    """
     frame = np.asarray(frame)
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[..., 0]
