@@ -21,7 +21,8 @@ labels are classes, which may cover separate places), boundary F at 2 px and the
 segments per image; then paired per-image differences.
 
 ``variants``: the inductive model alone, with its defaults and with each ``--variant``'s
-parameters (e.g. ``index:matching=index``): best-overlap Mean of its classes and of their
+parameters (e.g. ``index:matching=index``): seconds of the fit and of ``predict`` per val
+image, best-overlap Mean of its classes and of their
 connected segments, boundary F, segments and classes per image; with ``--fine-tune N``
 also a copy of each model trained N more steps on each val image alone
 (``partial_fit``) before its labels are taken, and the seconds that costs.
@@ -159,11 +160,11 @@ def run_variants(args):
     print(f"{len(train)} train images, {args.max_iter} steps; {len(val)} val images, "
           f"seed {args.seed}\n")
     tune = args.fine_tune
-    print("| variant | fit s | Mean (classes) | Mean (connected segments) | boundary F "
-          "| segments / image | classes / image |"
+    print("| variant | fit s | predict s / image | Mean (classes) "
+          "| Mean (connected segments) | boundary F | segments / image | classes / image |"
           + (f" fine-tuned ({tune} steps): Mean (segments) | boundary F | s / image |"
              if tune else ""))
-    print("|---|---|---|---|---|---|---|" + ("---|---|---|" if tune else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|---|" if tune else ""))
     for name, params in [("default", {})] + [parse_variant(v) for v in args.variant]:
         start = time.perf_counter()
         model = InductiveSegmenter(**{"max_iter": args.max_iter, "random_state": args.seed,
@@ -171,10 +172,13 @@ def run_variants(args):
         seconds = time.perf_counter() - start
         rows = []
         for _, image, annotations in val:
+            start = time.perf_counter()
             classes = model.predict(image)
+            predict_seconds = time.perf_counter() - start
             segments = merge_small_segments(image, classes, MIN_SIZE)
             row = dict(classes=bsds_best_overlap(annotations, classes)["mean"],
-                       **scores(annotations, segments), n_classes=len(np.unique(classes)))
+                       **scores(annotations, segments), n_classes=len(np.unique(classes)),
+                       predict_seconds=predict_seconds)
             if tune:
                 # a copy of the model trained a few more steps on this image alone
                 start = time.perf_counter()
@@ -187,7 +191,8 @@ def run_variants(args):
             rows.append(row)
         mean = {key: np.mean([r[key] for r in rows]) for key in rows[0]}
         label = f"{name} {params}" if params else name
-        print(f"| {label} | {seconds:.0f} | {mean['classes']:.3f} | "
+        print(f"| {label} | {seconds:.0f} | {mean['predict_seconds']:.3f} | "
+              f"{mean['classes']:.3f} | "
               f"{mean['mean']:.3f} | {mean['boundary_f']:.3f} | {mean['segments']:.0f} | "
               f"{mean['n_classes']:.1f} |"
               + (f" {mean['tune_mean']:.3f} | {mean['tune_boundary_f']:.3f} | "

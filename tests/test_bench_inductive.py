@@ -69,7 +69,7 @@ def test_variants_table_on_a_tiny_dataset(bench, tmp_path, capsys):
                 "--fine-tune", "2", "--variant", "tiny:n_features=8,n_clusters=6,crop_size=16"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert "fine-tuned (2 steps)" in lines[0]
-    assert all(line.count("|") == 11 for line in lines)
+    assert all(line.count("|") == 12 for line in lines)
     assert [line.split(" | ")[0] for line in lines] == ["| variant", "| default", "| tiny {"
                                                         "'n_features': 8, 'n_clusters': 6, "
                                                         "'crop_size': 16}"]
