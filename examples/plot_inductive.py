@@ -1,7 +1,7 @@
 """
-===================================================
-Train once, segment many: one network for a collection
-===================================================
+========================
+Train once, segment many
+========================
 
 :class:`~skdynaguide.DynaGuideSegmenter` trains a fresh network on every image.
 :class:`~skdynaguide.InductiveSegmenter` trains one network over a collection, each photo
