@@ -1,7 +1,8 @@
 """Train once, segment many: the inductive mode against per-image training.
 
     python benchmarks/bench_inductive.py bsds --data-root ../shared/data --train-limit 200
-        --val-limit 20 [--max-iter 500] [--seed 0] [--per-image F.csv]
+        --val-limit 20 [--max-iter 500] [--inductive param=value,...] [--seed 0]
+        [--per-image F.csv]
     python benchmarks/bench_inductive.py variants --data-root ../shared/data --train-limit 20
         --val-limit 10 --max-iter 300 --variant NAME:param=value,... [--variant ...]
     python benchmarks/bench_inductive.py video --data-root ../shared/data --image 101085
@@ -86,7 +87,9 @@ def run_bsds(args):
     train = [image for _, image, _ in load_split(args.data_root, "train", args.train_limit)]
     val = load_split(args.data_root, "val", args.val_limit)
     start = time.perf_counter()
-    model = InductiveSegmenter(max_iter=args.max_iter, random_state=args.seed).fit(train)
+    params = parse_variant(f"inductive:{args.inductive}")[1]
+    model = InductiveSegmenter(**{"max_iter": args.max_iter, "random_state": args.seed,
+                                  **params}).fit(train)
     fit_seconds = time.perf_counter() - start
     print(f"fit on {len(train)} train images, {args.max_iter} steps: {fit_seconds:.0f} s",
           flush=True)
@@ -329,6 +332,8 @@ def main(argv=None):
     bsds.add_argument("--train-limit", type=int, default=200)
     bsds.add_argument("--val-limit", type=int, default=20)
     bsds.add_argument("--per-image", default=None, metavar="CSV")
+    bsds.add_argument("--inductive", default="", metavar="param=value,...",
+                      help="parameters of the inductive model other than its defaults")
     variants = commands.add_parser("variants")
     variants.add_argument("--train-limit", type=int, default=20)
     variants.add_argument("--val-limit", type=int, default=10)

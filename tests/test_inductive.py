@@ -38,10 +38,12 @@ RED, GREEN, BLUE, YELLOW = QUADRANT_COLOURS
 
 @pytest.fixture(scope="module")
 def model():
-    """Trained once on three red/blue and blue/green scenes of different sizes."""
+    """Trained once on red/blue, blue/green and red/green scenes of different sizes."""
     scenes = [_scene((RED, BLUE), 10, 0), _scene((BLUE, GREEN), 20, 1, size=(28, 36)),
               _scene((RED, GREEN), 14, 2, size=(20, 30))]
-    return InductiveSegmenter(max_iter=120, **SMALL).fit(scenes), scenes
+    # whole images: on such tiny ones, 16-px crops often hold one colour, and whether the
+    # three colours end in three classes then depends on the seed and the thread count
+    return InductiveSegmenter(max_iter=120, **{**SMALL, "crop_size": None}).fit(scenes), scenes
 
 
 def test_a_new_image_is_segmented_by_the_trained_network_with_shared_classes(model):
