@@ -20,7 +20,8 @@ import numpy as np
 
 from .network import CNNBuilder
 
-__all__ = ["TrainingConfig", "TrainingImage", "training_shape", "is_stackable"]
+__all__ = ["TrainingConfig", "TrainingImage", "training_shape", "is_stackable",
+           "config_from_params"]
 
 
 def training_shape(height, width, max_pixels):
@@ -209,3 +210,53 @@ class TrainingImage:
     def size(self):
         """The full size ``(H, W)``."""
         return self.image.shape[:2]
+
+
+def config_from_params(params, *, coordinates, **fields):
+    """The :class:`TrainingConfig` of an estimator's validated parameters.
+
+    The parts every estimator shares (:class:`~skdynaguide.DynaGuideSegmenter`,
+    :class:`~skdynaguide.InductiveSegmenter`) are resolved here, once: the loss, weighting,
+    matching and network names to their objects, the device name to a torch device.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's ``get_params()``: ``continuity``, ``weighting``, ``alpha``,
+        ``network``, ``n_blocks``, ``residual``, ``n_features``, ``n_clusters``,
+        ``matching``, ``guidance_weight``, ``lr``, ``momentum``, ``max_pixels`` and
+        ``device``.
+    coordinates : bool
+        Whether the small CNN sees each pixel's position (already decided from ``"auto"``).
+    **fields
+        The other fields of :class:`TrainingConfig`, as the estimator sets them.
+
+    Examples
+    --------
+    >>> from skdynaguide import InductiveSegmenter
+    >>> from skdynaguide.config import config_from_params
+    >>> config = config_from_params(InductiveSegmenter(device="cpu").get_params(),
+    ...                             coordinates=False, max_iter=5)
+    >>> config.guidance_weight, config.max_iter, config.device
+    (1000.0, 5, 'cpu')
+    """
+    from ._device import resolve_device
+    from .losses import resolve_continuity, resolve_weighting
+    from .matching import resolve_matching
+    from .network import resolve_network
+
+    return TrainingConfig(
+        continuity=resolve_continuity(params["continuity"]),
+        weighting=resolve_weighting(params["weighting"], params["alpha"]),
+        network=resolve_network(params["network"], n_blocks=params["n_blocks"],
+                                residual=params["residual"], coordinates=coordinates),
+        n_features=params["n_features"],
+        n_clusters=params["n_clusters"],
+        matching=resolve_matching(params["matching"]),
+        guidance_weight=float(params["guidance_weight"]),
+        lr=float(params["lr"]),
+        momentum=float(params["momentum"]),
+        max_pixels=params["max_pixels"],
+        device=resolve_device(params["device"]),
+        **fields,
+    )

@@ -23,11 +23,8 @@ from ._device import resolve_device
 from ._image import check_images
 from ._validation import Interval, validate_params
 from .collection import SharedTraining
-from .config import TrainingConfig, TrainingImage, training_shape
+from .config import TrainingImage, config_from_params, training_shape
 from .guidance import compute_guidance, resolve_guidance
-from .losses import resolve_continuity, resolve_weighting
-from .matching import resolve_matching
-from .network import resolve_network
 from .scoring import bsds_score
 from .segmenter import DynaGuideSegmenter
 from .segments import merge_small_pieces
@@ -247,20 +244,8 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         """The validated parameters resolved: ``(config, provider)``."""
         validate_params(self._parameter_constraints, self.get_params(deep=False))
         provider = resolve_guidance(self.guidance)
-        config = TrainingConfig(
-            continuity=resolve_continuity(self.continuity),
-            weighting=resolve_weighting(self.weighting, self.alpha),
-            network=resolve_network(self.network, n_blocks=self.n_blocks,
-                                    residual=self.residual, coordinates=self.coordinates),
-            n_features=self.n_features,
-            n_clusters=self.n_clusters,
-            matching=resolve_matching(self.matching),
-            guidance_weight=float(self.guidance_weight),
-            lr=float(self.lr),
-            momentum=float(self.momentum),
-            max_pixels=self.max_pixels,
-            device=resolve_device(self.device),
-        )
+        config = config_from_params(self.get_params(deep=False),
+                                    coordinates=self.coordinates)
         return config, provider
 
     # -- training ---------------------------------------------------------------------

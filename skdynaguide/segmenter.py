@@ -20,16 +20,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._device import resolve_device
 from ._image import check_images, check_scalar_int
 from ._resources import check_training_memory
 from ._validation import Interval, StrOptions, validate_params
 from .batched import batch_plan
-from .config import TrainingConfig, TrainingImage
+from .config import TrainingImage, config_from_params
 from .guidance import compute_guidance, resolve_guidance
-from .losses import ModularityLoss, resolve_continuity, resolve_weighting
-from .matching import resolve_matching
-from .network import resolve_network
+from .losses import ModularityLoss
 from .presets import PRESETS
 from .scoring import bsds_score
 from .scribbles import check_scribbles
@@ -460,15 +457,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         provider = resolve_guidance(self.guidance)
         coordinates = (provider is not None if isinstance(self.coordinates, str)
                        else self.coordinates)
-        config = TrainingConfig(
-            continuity=resolve_continuity(self.continuity),
-            weighting=resolve_weighting(self.weighting, self.alpha),
-            network=resolve_network(self.network, n_blocks=self.n_blocks,
-                                    residual=self.residual, coordinates=coordinates),
-            n_features=self.n_features,
-            n_clusters=self.n_clusters,
-            matching=resolve_matching(self.matching),
-            guidance_weight=float(self.guidance_weight),
+        config = config_from_params(
+            self.get_params(deep=False),
+            coordinates=coordinates,
             scribble_weight=float(self.scribble_weight),
             modularity=(ModularityLoss(self.modularity_samples)
                         if self.modularity_weight > 0 else None),
@@ -478,11 +469,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             max_iter=self.max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            lr=float(self.lr),
-            momentum=float(self.momentum),
-            max_pixels=self.max_pixels,
             final_resolution=self.final_resolution,
-            device=resolve_device(self.device),
         )
         return config, provider
 
