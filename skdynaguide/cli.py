@@ -101,6 +101,9 @@ def _build_parser():
     seg.add_argument("--max-pixels", type=_optional_pixels, default=None,
                      help="train at most this many pixels ('full' for full resolution)")
     seg.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N, mps")
+    seg.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
+                     help="arithmetic of the training forward passes: auto (default: bfloat16 "
+                     "on a CPU that computes it natively, else float32), float32 or bfloat16")
     seg.add_argument("--network", default=None,
                      help="per-image network: cnn (the papers' small CNN, default) or "
                      "resnet18-fpn (DynaSeg's ImageNet ResNet-18 + FPN; needs transformers "
@@ -234,7 +237,8 @@ def _segmenter(args):
                           ("alpha", "alpha"), ("max_iter", "max_iter"), ("device", "device"),
                           ("network", "network"), ("matching", "matching"),
                           ("guidance_weight", "guidance_weight"), ("min_labels", "min_labels"),
-                          ("final_resolution", "final_resolution")):
+                          ("final_resolution", "final_resolution"),
+                          ("precision", "precision")):
         if getattr(args, option) is not None:
             params[param] = getattr(args, option)
     if args.coordinates is not None:

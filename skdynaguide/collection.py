@@ -120,8 +120,9 @@ class SharedTraining:
                                               [targets[i] for i in chosen], crop_size, rng)
             x = x.contiguous(memory_format=_MEMORY_FORMAT)
             self.optimizer.zero_grad(set_to_none=True)
-            response = self.net(x, window=windows) if coordinates else self.net(x)
-            response = response.contiguous()
+            with self.config.autocast():
+                response = self.net(x, window=windows) if coordinates else self.net(x)
+            response = response.float().contiguous()
             if response.shape[0] != x.shape[0] or response.shape[-2:] != x.shape[-2:]:
                 raise ValueError(
                     f"the network {type(self.net).__name__} returned a response of shape "

@@ -114,6 +114,10 @@ class TrainingConfig:
         ``"training"`` upsamples the training-size response bilinearly before the argmax.
     device : str, default="cpu"
         A resolved torch device.
+    precision : {"float32", "bfloat16"}, default="float32"
+        Arithmetic of the network's forward passes in training (:meth:`autocast`); the
+        losses, the gradients' accumulation in the weights and the final labels stay in
+        float32.
 
     Examples
     --------
@@ -145,6 +149,13 @@ class TrainingConfig:
     max_pixels: int | None = None
     final_resolution: str = "full"
     device: str = "cpu"
+    precision: str = "float32"
+
+    def autocast(self):
+        """The context of a training forward pass at ``precision`` on ``device``."""
+        from ._device import autocast
+
+        return autocast(self.precision, self.device)
 
     @property
     def stackable(self):
@@ -224,8 +235,8 @@ def config_from_params(params, *, coordinates, **fields):
     params : dict
         The estimator's ``get_params()``: ``continuity``, ``weighting``, ``alpha``,
         ``network``, ``n_blocks``, ``residual``, ``n_features``, ``n_clusters``,
-        ``matching``, ``guidance_weight``, ``lr``, ``momentum``, ``max_pixels`` and
-        ``device``.
+        ``matching``, ``guidance_weight``, ``lr``, ``momentum``, ``max_pixels``, ``device``
+        and ``precision``.
     coordinates : bool
         Whether the small CNN sees each pixel's position (already decided from ``"auto"``).
     **fields
@@ -240,7 +251,7 @@ def config_from_params(params, *, coordinates, **fields):
     >>> config.guidance_weight, config.max_iter, config.device
     (1000.0, 5, 'cpu')
     """
-    from ._device import resolve_device
+    from ._device import check_precision, resolve_device
     from .losses import resolve_continuity, resolve_weighting
     from .matching import resolve_matching
     from .network import resolve_network
@@ -257,6 +268,7 @@ def config_from_params(params, *, coordinates, **fields):
         lr=float(params["lr"]),
         momentum=float(params["momentum"]),
         max_pixels=params["max_pixels"],
-        device=resolve_device(params["device"]),
+        device=(device := resolve_device(params["device"])),
+        precision=check_precision(params["precision"], device),
         **fields,
     )

@@ -35,7 +35,7 @@ __all__ = ["InductiveSegmenter"]
 _SHARED = ("guidance", "continuity", "weighting", "alpha", "network", "n_features",
            "n_clusters", "n_blocks", "residual", "guidance_weight", "matching", "max_iter",
            "lr", "momentum", "max_pixels", "final_resolution", "min_size", "device",
-           "random_state", "verbose", "batch_size")
+           "precision", "random_state", "verbose", "batch_size")
 
 
 class InductiveSegmenter(ClusterMixin, BaseEstimator):
@@ -122,6 +122,12 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         Torch device for training and prediction (``"auto"``: CUDA if available). The
         fitted network is stored on the CPU, so a model trained on a GPU pickles and loads
         on a machine without one.
+    precision : {"float32", "bfloat16", "auto"}, default="float32"
+        Arithmetic of the network's forward passes in training. ``"bfloat16"`` runs them
+        under :func:`torch.autocast` (on the CPU, or a CUDA device of the Ampere generation
+        or newer): faster where the processor computes in bfloat16 natively, slower where
+        it does not. The losses, the weights and predictions stay in float32. ``"auto"``
+        is bfloat16 on a CPU with native bfloat16 instructions, float32 elsewhere.
     random_state : int, RandomState instance or None, default=None
         Seeds the network's initialisation, random guidance providers and the crops.
     verbose : int, default=0
@@ -146,6 +152,8 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         :attr:`DynaGuideSegmenter.loss_history_ <skdynaguide.DynaGuideSegmenter>`).
     device_ : str
         The device the network was trained on.
+    precision_ : {"float32", "bfloat16"}
+        The arithmetic of the training forward passes (``precision`` resolved).
 
     See Also
     --------
@@ -206,6 +214,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         final_resolution="full",
         min_size=0.001,
         device="auto",
+        precision="float32",
         random_state=None,
         verbose=0,
     ):
@@ -231,6 +240,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         self.final_resolution = final_resolution
         self.min_size = min_size
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -351,6 +361,7 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         self.loss_history_ = {key: np.asarray(values, dtype=np.float64)
                               for key, values in training.history.items()}
         self.device_ = training.config.device
+        self.precision_ = training.config.precision
         pick = (lambda values: values) if is_batch else (lambda values: values[0])
         self.labels_ = pick(segments)
         self.n_labels_ = pick([len(np.unique(labels)) for labels in segments])

@@ -329,7 +329,13 @@ def _train_together(runs, config, progress):
         n_stack = len(runs)
         features = _capture(net) if config.needs_features else None
         optimizer.zero_grad(set_to_none=True)
-        response = net(x).contiguous()  # NCHW: the losses' shifted slices are faster
+        with config.autocast():
+            response = net(x)
+        # the losses in float32 whatever the forward's precision; NCHW: their shifted
+        # slices are faster
+        response = response.float().contiguous()
+        if features is not None:
+            features["value"] = features["value"].float()
         if n_iter == 1:
             _check_response(response, x, n_stack, q, net)
         responses = response.view(n_stack, q, *response.shape[-2:])

@@ -99,7 +99,9 @@ def test_network_and_matching_flags_reach_the_estimator(photo, tmp_path, monkeyp
     (["--coordinates", "off", "--min-size", "none", "--final-resolution", "training"],
      dict(coordinates=False, min_size=None, final_resolution="training")),
     (["--coordinates", "on", "--min-size", "0.01"], dict(coordinates=True, min_size=0.01)),
-    (["--min-size", "30"], dict(coordinates="auto", min_size=30, final_resolution="full")),
+    (["--min-size", "30"], dict(coordinates="auto", min_size=30, final_resolution="full",
+                                precision="auto")),
+    (["--precision", "bfloat16"], dict(precision="bfloat16")),
 ])
 def test_segment_flags_reach_the_estimator(photo, tmp_path, monkeypatch, flags, expected):
     import skdynaguide.cli as cli
@@ -130,7 +132,7 @@ def test_help_lists_every_estimator_flag(capsys):
     for flag in ("--guidance", "--continuity", "--weighting", "--alpha", "--network",
                  "--matching", "--guidance-weight", "--min-labels", "--max-iter",
                  "--max-pixels", "--device", "--seed", "--jobs", "--overwrite", "--preset",
-                 "--coordinates", "--final-resolution", "--min-size"):
+                 "--coordinates", "--final-resolution", "--min-size", "--precision"):
         assert flag in text, flag
     assert main(["--help"]) == 0
     text = capsys.readouterr().out

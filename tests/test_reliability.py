@@ -132,10 +132,11 @@ def test_a_guide_with_more_labels_than_channels_shares_channels(matching):
     seg = DynaGuideSegmenter(guidance=PrecomputedGuidance(labels=guide), matching=matching,
                              **{**FAST, "n_clusters": 4})
     labels = seg.fit_predict(image)
-    assert labels.shape == (16, 16) and _consecutive(labels) and labels.max() < 4
+    # four channels give at most four clusters; the segments may split a cluster in places
+    assert labels.shape == (16, 16) and _consecutive(labels) and seg.clusters_.max() < 4
     assert np.all(seg.loss_history_["guidance"] > 0)
     target = resolve_matching(matching)(
-        torch.from_numpy(guide), 16, torch.from_numpy(labels), 4)
+        torch.from_numpy(guide), 16, torch.from_numpy(seg.clusters_), 4)
     assert target.shape == (16, 16) and int(target.min()) >= 0 and int(target.max()) < 4
     if matching == "index":  # the documented rule: guide segment k -> channel k mod q
         np.testing.assert_array_equal(target.numpy(), guide % 4)
@@ -143,7 +144,10 @@ def test_a_guide_with_more_labels_than_channels_shares_channels(matching):
 
 # -- long dataset jobs: the command line -------------------------------------------------
 
-CLI_ARGS = ["--max-iter", "12", "--seed", "0", "-q", "--guidance", "kmeans"]
+# float32: the killed job runs on one thread and its reference on the default threads;
+# bfloat16's coarser rounding would make their labels differ for that reason alone
+CLI_ARGS = ["--max-iter", "12", "--seed", "0", "-q", "--guidance", "kmeans",
+            "--precision", "float32"]
 
 
 def _photos(folder, n, size=24):
