@@ -2,7 +2,7 @@
 
     python benchmarks/bench_refine.py --data-root ../shared/data --split val --limit 20
         [--guides oracle4,oracle8,kmeans,felzenszwalb] [--variant NAME:p=v,...]
-        [--seed 0] [--per-image F.csv] [--figure F.png]
+        [--seed 0] [--min-sizes 0,0.0002,...] [--per-image F.csv] [--figure F.png]
 
 For every image and every guide it scores the guide alone and ``DynaGuideSegmenter`` (the
 defaults, or each ``--variant``'s parameters) refining that guide, given as
@@ -21,6 +21,12 @@ boundary precision / recall / F at a 2-px tolerance (mean over images), the numb
 segments per image (connected components of the output: what a person sees) and seconds per
 image of the refinement. Then paired per-image differences refined − guide (mean ± standard
 error, and on how many images the refinement is ahead).
+
+``--min-sizes`` adds, for every output, rows at other segment sizes without training again:
+the refinement's clusters (``clusters_``) and the guide alone, each made into connected
+segments of that minimum size (:func:`~skdynaguide.segments.merge_small_segments`; 0 keeps
+every connected component). Each refinement is then also paired with the guide alone at the
+same minimum size, so that the two are compared at similar numbers of segments.
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ from bench_bsds import load_split, parse_variant  # noqa: E402
 
 from skdynaguide import DynaGuideSegmenter  # noqa: E402
 from skdynaguide.guidance import PrecomputedGuidance, resolve_guidance  # noqa: E402
+from skdynaguide.segments import merge_small_segments  # noqa: E402
 from skdynaguide.metrics import (  # noqa: E402
     boundary_precision_recall_fscore,
     bsds_best_overlap,
@@ -100,6 +107,32 @@ def paired(a_rows, b_rows, key):
     return float(diffs.mean()), float(se), int((diffs > 0).sum()), len(diffs)
 
 
+def parse_min_sizes(text):
+    """``"0,0.0002,100"`` -> ``[0, 0.0002, 100]``: fractions of the area or whole pixels.
+
+    >>> parse_min_sizes("0, 0.0005,50")
+    [0, 0.0005, 50]
+    """
+    sizes = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        value = float(item) if "." in item or "e" in item.lower() else int(item)
+        if value < 0 or (isinstance(value, float) and value >= 1):
+            raise ValueError(f"a minimum size is pixels (int >= 0) or a fraction in (0, 1), "
+                             f"got {item!r}")
+        sizes.append(value)
+    return sizes
+
+
+def baseline_of(method):
+    """The guide-alone row a method is paired with: the one at the same minimum size.
+
+    >>> baseline_of("default"), baseline_of("default @ 0.0002")
+    ('guide alone', 'guide alone @ 0.0002')
+    """
+    _, at, size = method.partition(" @ ")
+    return "guide alone" + (f" @ {size}" if at else "")
+
+
 def figure(path, data, guides, predictions, n_images):
     """Overlays: per image and guide, the guide alone then each refinement."""
     import matplotlib
@@ -139,6 +172,10 @@ def main(argv=None):
                         "(repeatable); without any, the defaults ('refined')")
     parser.add_argument("--seed", type=int, default=0, help="random_state of guides and "
                         "refinements")
+    parser.add_argument("--min-sizes", default="", metavar="LIST",
+                        help="also score every output's clusters made into connected segments "
+                        "of these minimum sizes (comma-separated; fractions of the area or "
+                        "pixels)")
     parser.add_argument("--per-image", default=None, help="write every image's figures here")
     parser.add_argument("--figure", default=None, help="draw overlays into this PNG")
     parser.add_argument("--figure-images", type=int, default=3)
@@ -154,6 +191,10 @@ def main(argv=None):
         elif not g[len("oracle"):].isdigit():
             parser.error(f"--guides: {g!r} must be oracleN with N the grid step in pixels")
     variants = dict(parse_variant(text) for text in args.variant) or {"refined": {}}
+    try:
+        min_sizes = parse_min_sizes(args.min_sizes)
+    except ValueError as error:
+        parser.error(f"--min-sizes: {error}")
     data = load_split(args.data_root, args.split, args.limit, args.start)
     print(f"# BSD500 {args.split}: {len(data)} images from #{args.start}, seed {args.seed}; "
           "best-overlap mIoU (raw labels), boundary P/R/F at 2 px, segments = connected "
@@ -169,12 +210,18 @@ def main(argv=None):
             guide, truth = make_guide(guide_name, image, annotations, args.seed)
             scored_against[guide_name].append(truth)
             outputs = {"guide alone": (guide, 0.0)}
+            clusters = {"guide alone": guide}
             for method, params in variants.items():
                 segmenter = DynaGuideSegmenter(**{"random_state": args.seed, **params,
                                                   "guidance": PrecomputedGuidance(guide)})
                 start = time.perf_counter()
                 labels = segmenter.fit_predict(image)
                 outputs[method] = (labels, time.perf_counter() - start)
+                clusters[method] = segmenter.clusters_
+            for size in min_sizes:
+                for method, raw in clusters.items():
+                    outputs[f"{method} @ {size}"] = (merge_small_segments(image, raw, size),
+                                                     outputs[method][1])
             for method, (labels, seconds) in outputs.items():
                 row = dict(guide=guide_name, method=method, image=image_id, seconds=seconds,
                            **image_scores(truth, labels))
@@ -191,16 +238,18 @@ def main(argv=None):
         print(f"| {guide_name} | {method} | " + " | ".join(f"{s[k]:.3f}" for k in KEYS)
               + f" | {s['bf_precision']:.3f} | {s['bf_recall']:.3f} | {s['bf']:.3f} | "
               f"{s['segments']:.0f} | {s['seconds']:.1f} |")
-    print("\nPaired per image, refined − guide alone (mean ± standard error, images ahead):\n")
+    print("\nPaired per image, refined − guide alone at the same minimum size (mean ± "
+          "standard error, images ahead):\n")
     print("| guide | method | Δ Mean | ahead | Δ BF F | ahead |\n|---|---|---|---|---|---|")
-    for guide_name in guides:
-        base = rows[(guide_name, "guide alone")]
-        for method in variants:
-            cells = []
-            for key in ("mean", "bf"):
-                mean, se, ahead, n = paired(rows[(guide_name, method)], base, key)
-                cells += [f"{mean:+.3f} ± {se:.3f}", f"{ahead}/{n}"]
-            print(f"| {guide_name} | {method} | " + " | ".join(cells) + " |")
+    for (guide_name, method), per_image in rows.items():
+        if method.startswith("guide alone"):
+            continue
+        base = rows[(guide_name, baseline_of(method))]
+        cells = []
+        for key in ("mean", "bf"):
+            mean, se, ahead, n = paired(per_image, base, key)
+            cells += [f"{mean:+.3f} ± {se:.3f}", f"{ahead}/{n}"]
+        print(f"| {guide_name} | {method} | " + " | ".join(cells) + " |")
     if args.per_image:
         flat = [r for per_image in rows.values() for r in per_image]
         with open(args.per_image, "w", newline="") as f:

@@ -1,13 +1,16 @@
-"""Paired per-image comparison of benchmark rows written by ``bench_bsds.py --per-image``.
+"""Paired per-image comparison of rows written by ``bench_bsds.py`` or ``bench_refine.py``.
 
 For every pair ``A-B`` the score difference is taken image by image (same images, same
-seed), which removes the spread between images that dominates an unpaired comparison::
+seed, same guide), which removes the spread between images that dominates an unpaired
+comparison::
 
     python benchmarks/paired.py benchmarks/out/*_images.csv \\
         --pairs "dynaguide+kmeans-kmeans,dynaguide+kmeans-dynaseg-fsf"
 
-prints, per pair and score (raw and connected-component best-overlap Mean), the mean
-difference, its standard error, and on how many images A is ahead.
+prints, per pair and score, the mean difference, its standard error, and on how many
+images A is ahead. The scores are the raw and connected-component best-overlap Mean of
+``bench_bsds.py --per-image`` files, or the best-overlap Mean and boundary F of
+``bench_refine.py --per-image`` files (whose rows of one guide are paired with each other).
 """
 from __future__ import annotations
 
@@ -17,14 +20,27 @@ import math
 from collections import defaultdict
 
 
-def load(paths):
-    """{method: {(image, seed): row}} from one or more per-image CSV files."""
+def load(paths, guide=None):
+    """{method: {(image, seed or guide): row}} from one or more per-image CSV files.
+
+    ``guide`` keeps only the rows of that guide (bench_refine files).
+    """
     table = defaultdict(dict)
     for path in paths:
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
-                table[row["method"]][(row["image"], row["seed"])] = row
+                if guide is not None and row.get("guide") != guide:
+                    continue
+                table[row["method"]][(row["image"], row.get("seed", row.get("guide")))] = row
     return table
+
+
+def score_keys(table):
+    """[(title, column)] of the scores the rows hold (bench_bsds or bench_refine rows)."""
+    row = next(iter(next(iter(table.values())).values()))
+    if "raw_mean" in row:
+        return [("raw Mean", "raw_mean"), ("CC Mean", "cc_mean")]
+    return [("Mean", "mean"), ("BF F", "bf")]
 
 
 def compare(table, a, b, key):
@@ -51,16 +67,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("csv", nargs="+", help="per-image CSV files of bench_bsds.py")
     parser.add_argument("--pairs", required=True, help="comma-separated A-B method pairs")
+    parser.add_argument("--guide", default=None,
+                        help="bench_refine files: compare only the rows of this guide")
     args = parser.parse_args(argv)
-    table = load(args.csv)
-    print("| A − B | images | raw Mean Δ ± s.e. | A ahead | CC Mean Δ ± s.e. | A ahead |")
-    print("|---|---|---|---|---|---|")
+    table = load(args.csv, args.guide)
+    if not table:
+        raise SystemExit(f"no rows of guide {args.guide!r} in {args.csv}")
+    keys = score_keys(table)
+    print("| A − B | images | " + " | ".join(f"{title} Δ ± s.e. | A ahead" for title, _ in keys)
+          + " |")
+    print("|---|---|" + "---|---|" * len(keys))
     for text in filter(None, (p.strip() for p in args.pairs.split(","))):
         a, b = split_pair(text, table)
-        raw = compare(table, a, b, "raw_mean")
-        cc = compare(table, a, b, "cc_mean")
-        print(f"| {a} − {b} | {raw[3]} | {raw[0]:+.3f} ± {raw[1]:.3f} | {raw[2]} "
-              f"| {cc[0]:+.3f} ± {cc[1]:.3f} | {cc[2]} |")
+        cells = [compare(table, a, b, key) for _, key in keys]
+        print(f"| {a} − {b} | {cells[0][3]} | " + " | ".join(
+            f"{mean:+.3f} ± {se:.3f} | {ahead}" for mean, se, ahead, _ in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -78,3 +78,43 @@ def test_speed_ladder_measures_each_kept_change(data_root, capsys):
         "+ 100 steps (= the default)"]
     assert all(row["step"] > 0 and row["image"] > 0 for row in rows)
     assert out.count("\n| ") == 5  # the header and four rungs
+
+
+@pytest.fixture(scope="module")
+def bench_refine():
+    path = BENCH.with_name("bench_refine.py")
+    spec = importlib.util.spec_from_file_location("bench_refine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_refine_bench_scores_guides_refinements_and_other_minimum_sizes(
+        bench_refine, data_root, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    bench_refine.main(["--data-root", str(data_root), "--guides", "oracle8,felzenszwalb",
+                       "--variant", "tiny:n_features=8,n_clusters=6,max_iter=3",
+                       "--min-sizes", "0,20", "--per-image", str(rows)])
+    out = capsys.readouterr().out
+    table, paired = out.split("Paired per image")
+    methods = [line.split(" | ")[1] for line in table.splitlines() if line.startswith("| o")]
+    assert methods == ["guide alone", "tiny", "guide alone @ 0", "tiny @ 0",
+                       "guide alone @ 20", "tiny @ 20"]
+    pairs = [line.split(" | ")[1] for line in paired.splitlines() if line.startswith("| o")]
+    assert pairs == ["tiny", "tiny @ 0", "tiny @ 20"]
+    assert rows.read_text().count("\n") == 1 + 2 * 2 * 6  # header, 2 guides x 2 images x 6
+    assert bench_refine.parse_min_sizes("0, 0.5,20") == [0, 0.5, 20]
+    with pytest.raises(ValueError, match="fraction"):
+        bench_refine.parse_min_sizes("1.5")
+    assert bench_refine.baseline_of("tiny @ 20") == "guide alone @ 20"
+
+    # paired.py reads these rows: one guide's methods paired image by image
+    spec = importlib.util.spec_from_file_location("paired", BENCH.with_name("paired.py"))
+    paired_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired_module)
+    paired_module.main([str(rows), "--guide", "oracle8", "--pairs", "tiny-guide alone"])
+    header, _, line = capsys.readouterr().out.strip().splitlines()
+    assert "Mean Δ" in header and "BF F Δ" in header
+    assert line.startswith("| tiny − guide alone | 2 | ")
+    with pytest.raises(SystemExit, match="no rows of guide"):
+        paired_module.main([str(rows), "--guide", "oracle3", "--pairs", "tiny-guide alone"])
