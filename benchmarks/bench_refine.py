@@ -2,7 +2,8 @@
 
     python benchmarks/bench_refine.py --data-root ../shared/data --split val --limit 20
         [--guides oracle4,oracle8,kmeans,felzenszwalb] [--variant NAME:p=v,...]
-        [--seed 0] [--min-sizes 0,0.0002,...] [--per-image F.csv] [--figure F.png]
+        [--seed 0] [--min-sizes 0,0.0002,...] [--snaps 0,1,3] [--per-image F.csv]
+        [--figure F.png]
 
 For every image and every guide it scores the guide alone and ``DynaGuideSegmenter`` (the
 defaults, or each ``--variant``'s parameters) refining that guide, given as
@@ -27,6 +28,13 @@ the refinement's clusters (``clusters_``) and the guide alone, each made into co
 segments of that minimum size (:func:`~skdynaguide.segments.merge_small_segments`; 0 keeps
 every connected component). Each refinement is then also paired with the guide alone at the
 same minimum size, so that the two are compared at similar numbers of segments.
+
+``--snaps`` adds, likewise without training again, rows for other values of the
+segmenter's ``snap`` (boundaries drawn from the guide's, moved onto the image's edges within
+that many pixels; 0 keeps the network's): every refinement's clusters are redrawn with
+:func:`~skdynaguide.segments.output_segments` (``"<method> snap=S"``), and the guide alone
+is snapped (:func:`~skdynaguide.snapping.snap_to_edges`, ``"guide alone snap=S"``), the
+classical baseline for it. All are paired with the guide alone.
 """
 from __future__ import annotations
 
@@ -46,7 +54,8 @@ from bench_bsds import load_split, parse_variant  # noqa: E402
 
 from skdynaguide import DynaGuideSegmenter  # noqa: E402
 from skdynaguide.guidance import PrecomputedGuidance, resolve_guidance  # noqa: E402
-from skdynaguide.segments import merge_small_segments  # noqa: E402
+from skdynaguide.segments import merge_small_segments, output_segments  # noqa: E402
+from skdynaguide.snapping import snap_to_edges  # noqa: E402
 from skdynaguide.metrics import (  # noqa: E402
     boundary_precision_recall_fscore,
     bsds_best_overlap,
@@ -123,11 +132,27 @@ def parse_min_sizes(text):
     return sizes
 
 
+def parse_snaps(text):
+    """``"0, 1,3"`` -> ``[0, 1, 3]``: values of ``snap`` in whole pixels.
+
+    >>> parse_snaps("0, 1,3")
+    [0, 1, 3]
+    """
+    bands = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if not item.isdigit():
+            raise ValueError(f"a snap is a whole number of pixels (>= 0), got {item!r}")
+        bands.append(int(item))
+    return bands
+
+
 def baseline_of(method):
     """The guide-alone row a method is paired with: the one at the same minimum size.
 
     >>> baseline_of("default"), baseline_of("default @ 0.0002")
     ('guide alone', 'guide alone @ 0.0002')
+    >>> baseline_of("default snap=3"), baseline_of("guide alone snap=3")
+    ('guide alone', 'guide alone')
     """
     _, at, size = method.partition(" @ ")
     return "guide alone" + (f" @ {size}" if at else "")
@@ -176,6 +201,9 @@ def main(argv=None):
                         help="also score every output's clusters made into connected segments "
                         "of these minimum sizes (comma-separated; fractions of the area or "
                         "pixels)")
+    parser.add_argument("--snaps", default="", metavar="LIST",
+                        help="also score every refinement redrawn with these values of snap, "
+                        "and the guide alone snapped by them (comma-separated pixels)")
     parser.add_argument("--per-image", default=None, help="write every image's figures here")
     parser.add_argument("--figure", default=None, help="draw overlays into this PNG")
     parser.add_argument("--figure-images", type=int, default=3)
@@ -195,6 +223,10 @@ def main(argv=None):
         min_sizes = parse_min_sizes(args.min_sizes)
     except ValueError as error:
         parser.error(f"--min-sizes: {error}")
+    try:
+        snaps = parse_snaps(args.snaps)
+    except ValueError as error:
+        parser.error(f"--snaps: {error}")
     data = load_split(args.data_root, args.split, args.limit, args.start)
     print(f"# BSD500 {args.split}: {len(data)} images from #{args.start}, seed {args.seed}; "
           "best-overlap mIoU (raw labels), boundary P/R/F at 2 px, segments = connected "
@@ -218,6 +250,12 @@ def main(argv=None):
                 labels = segmenter.fit_predict(image)
                 outputs[method] = (labels, time.perf_counter() - start)
                 clusters[method] = segmenter.clusters_
+                for band in snaps:
+                    redrawn = output_segments(image, segmenter.clusters_, guide,
+                                              min_size=segmenter.min_size, snap=band)
+                    outputs[f"{method} snap={band}"] = (redrawn, outputs[method][1])
+            for band in snaps:
+                outputs[f"guide alone snap={band}"] = (snap_to_edges(image, guide, band), 0.0)
             for size in min_sizes:
                 for method, raw in clusters.items():
                     outputs[f"{method} @ {size}"] = (merge_small_segments(image, raw, size),
@@ -242,7 +280,7 @@ def main(argv=None):
           "standard error, images ahead):\n")
     print("| guide | method | Δ Mean | ahead | Δ BF F | ahead |\n|---|---|---|---|---|---|")
     for (guide_name, method), per_image in rows.items():
-        if method.startswith("guide alone"):
+        if method == baseline_of(method):
             continue
         base = rows[(guide_name, baseline_of(method))]
         cells = []

@@ -57,6 +57,19 @@ def _min_size(text):
     return value
 
 
+def _snap(text):
+    if text.lower() == "none":
+        return "none"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of pixels (>= 0) or 'none', got {text}")
+    return value
+
+
 def _optional_pixels(text):
     if text.lower() in ("none", "full"):
         return "full"
@@ -122,6 +135,10 @@ def _build_parser():
     seg.add_argument("--min-size", type=_min_size, default=None,
                      help="connected segments of at least this many pixels (or this fraction "
                      "of the image, e.g. 0.001, the default); 'none' writes the raw clusters")
+    seg.add_argument("--snap", type=_snap, default=None,
+                     help="draw the boundaries from the guide's, moved onto the image's "
+                     "strongest edges within this many pixels (default 2); 0 or 'none' "
+                     "keeps the network's boundaries")
     seg.add_argument("--min-labels", type=_positive_int, default=None,
                      help="stop once the number of clusters q' falls to this value "
                      "(default: never)")
@@ -245,6 +262,8 @@ def _segmenter(args):
         params["coordinates"] = {"auto": "auto", "on": True, "off": False}[args.coordinates]
     if args.min_size is not None:
         params["min_size"] = None if args.min_size == "none" else args.min_size
+    if args.snap is not None:
+        params["snap"] = None if args.snap == "none" else args.snap
     if args.max_pixels is not None:
         params["max_pixels"] = None if args.max_pixels == "full" else args.max_pixels
     if args.weighting is not None:

@@ -30,7 +30,7 @@ from .losses import ModularityLoss
 from .presets import PRESETS
 from .scoring import bsds_score
 from .scribbles import check_scribbles
-from .segments import merge_small_segments
+from .segments import output_segments
 from .training import train
 
 __all__ = ["DynaGuideSegmenter"]
@@ -176,6 +176,15 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         in (0, 1) a fraction of the image's area; 0 gives the connected components
         unmerged. None returns the clusters themselves (one label may then cover separate
         places, as in the papers); they are always kept in ``clusters_``.
+    snap : int or None, default=2
+        Draw the output's boundaries from the guide's, each moved onto the strongest edge
+        of the image within this many pixels (a watershed of the colour gradient,
+        :func:`~skdynaguide.snapping.redraw_boundaries`): the network decides which of the
+        guide's regions belong together, the snapped guide where they end. The network is
+        trained on a shrunk image and places boundaries less accurately than the
+        watershed (``benchmarks/RESULTS.md``, section 6); 1 suits a guide drawn on a 4-px
+        grid, 3 one on an 8-px grid. Without a guide the network's own boundaries are
+        snapped. None or 0 returns the network's boundaries.
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
@@ -324,6 +333,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         "final_resolution": [StrOptions({"full", "training"})],
         "min_size": [Interval(Integral, 0, None, closed="left"),
                      Interval(Real, 0, 1, closed="neither"), None],
+        "snap": [Interval(Integral, 0, None, closed="left"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"),
@@ -363,6 +373,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         max_pixels=25000,
         final_resolution="full",
         min_size=0.001,
+        snap=2,
         device="auto",
         precision="auto",
         random_state=None,
@@ -397,6 +408,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.max_pixels = max_pixels
         self.final_resolution = final_resolution
         self.min_size = min_size
+        self.snap = snap
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -562,8 +574,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
             for i, result in zip(batch, output):
                 results[i] = result
         self._warn_unconverged(results)
-        segments = [r.labels if self.min_size is None
-                    else merge_small_segments(item.image, r.labels, self.min_size)
+        segments = [output_segments(item.image, r.labels, item.guide,
+                                    min_size=self.min_size, snap=self.snap)
                     for item, r in zip(items, results)]
         return results, segments, guides, is_batch, config
 

@@ -16,10 +16,10 @@ import numbers
 import numpy as np
 from skimage.color import rgb2lab
 
-from ._image import check_image, check_label_map
+from ._image import check_image, check_label_map, relabel_consecutive
 from .metrics import relabel_connected
 
-__all__ = ["merge_small_segments", "merge_small_pieces"]
+__all__ = ["merge_small_segments", "merge_small_pieces", "output_segments"]
 
 
 def merge_small_segments(image, labels, min_size, *, connectivity=1):
@@ -167,6 +167,63 @@ def merge_small_pieces(image, labels, min_size, *, connectivity=1):
     counts = np.bincount(segments.ravel() * len(values) + inverse.ravel(),
                          minlength=n_segments * len(values)).reshape(n_segments, len(values))
     return values.astype(np.int64)[counts.argmax(1)][segments]
+
+
+def output_segments(image, clusters, guide=None, *, min_size=0.001, snap=2):
+    """What :class:`~skdynaguide.DynaGuideSegmenter` returns for an image's clusters.
+
+    The clusters become connected segments of ``min_size``
+    (:func:`merge_small_segments`); then, with ``snap``, their boundaries are drawn from
+    the guide's moved onto the image's edges
+    (:func:`~skdynaguide.snapping.redraw_boundaries`), or without a guide are themselves
+    moved onto them (:func:`~skdynaguide.snapping.snap_to_edges`), and the segments are
+    made connected and of ``min_size`` again. It lets the output of a fitted segmenter be
+    redrawn with other ``min_size`` or ``snap`` values without training again.
+
+    Parameters
+    ----------
+    image : array-like of shape (H, W), (H, W, 1) or (H, W, 3)
+        The image the clusters were computed on.
+    clusters : array-like of shape (H, W)
+        Integer label map, e.g. a fitted segmenter's ``clusters_``.
+    guide : array-like of shape (H, W) or None, default=None
+        The guidance map (``guidance_labels_``), or None.
+    min_size : int, float or None, default=0.001
+        As the segmenter's ``min_size``; None keeps the cluster labels.
+    snap : int or None, default=2
+        As the segmenter's ``snap``; None or 0 keeps the clusters' boundaries.
+
+    Returns
+    -------
+    labels : ndarray of shape (H, W), dtype int64
+        Consecutive labels ``0..k-1`` once snapped or made into segments; otherwise the
+        clusters' own values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((4, 10), dtype=np.uint8); image[:, 4:] = 255
+    >>> clusters = np.repeat([[0] * 5 + [1] * 5], 4, axis=0)
+    >>> guide = np.repeat([[0] * 6 + [1] * 4], 4, axis=0)
+    >>> output_segments(image, clusters, guide, min_size=0, snap=2)[0].tolist()
+    [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> output_segments(image, clusters, guide, min_size=0, snap=None)[0].tolist()
+    [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    """
+    from .snapping import redraw_boundaries, snap_to_edges
+
+    labels = clusters
+    if min_size is not None:
+        labels = merge_small_segments(image, labels, min_size)
+    if not snap:
+        return check_label_map(labels)
+    if guide is None:
+        labels = snap_to_edges(image, labels, snap)
+    else:
+        labels = redraw_boundaries(image, labels, guide, snap)
+    if min_size is None:
+        return relabel_consecutive(labels)
+    return merge_small_segments(image, labels, min_size)
 
 
 def _min_size_in_pixels(min_size, area):

@@ -94,19 +94,22 @@ def test_refine_bench_scores_guides_refinements_and_other_minimum_sizes(
     rows = tmp_path / "rows.csv"
     bench_refine.main(["--data-root", str(data_root), "--guides", "oracle8,felzenszwalb",
                        "--variant", "tiny:n_features=8,n_clusters=6,max_iter=3",
-                       "--min-sizes", "0,20", "--per-image", str(rows)])
+                       "--min-sizes", "0,20", "--snaps", "1", "--per-image", str(rows)])
     out = capsys.readouterr().out
     table, paired = out.split("Paired per image")
     methods = [line.split(" | ")[1] for line in table.splitlines() if line.startswith("| o")]
-    assert methods == ["guide alone", "tiny", "guide alone @ 0", "tiny @ 0",
-                       "guide alone @ 20", "tiny @ 20"]
+    assert methods == ["guide alone", "tiny", "tiny snap=1", "guide alone snap=1",
+                       "guide alone @ 0", "tiny @ 0", "guide alone @ 20", "tiny @ 20"]
     pairs = [line.split(" | ")[1] for line in paired.splitlines() if line.startswith("| o")]
-    assert pairs == ["tiny", "tiny @ 0", "tiny @ 20"]
-    assert rows.read_text().count("\n") == 1 + 2 * 2 * 6  # header, 2 guides x 2 images x 6
+    assert pairs == ["tiny", "tiny snap=1", "guide alone snap=1", "tiny @ 0", "tiny @ 20"]
+    assert rows.read_text().count("\n") == 1 + 2 * 2 * 8  # header, 2 guides x 2 images x 8
     assert bench_refine.parse_min_sizes("0, 0.5,20") == [0, 0.5, 20]
     with pytest.raises(ValueError, match="fraction"):
         bench_refine.parse_min_sizes("1.5")
     assert bench_refine.baseline_of("tiny @ 20") == "guide alone @ 20"
+    assert bench_refine.parse_snaps("0, 3") == [0, 3]
+    with pytest.raises(ValueError, match="whole number"):
+        bench_refine.parse_snaps("1.5")
 
     # paired.py reads these rows: one guide's methods paired image by image
     spec = importlib.util.spec_from_file_location("paired", BENCH.with_name("paired.py"))

@@ -102,6 +102,9 @@ def test_network_and_matching_flags_reach_the_estimator(photo, tmp_path, monkeyp
     (["--min-size", "30"], dict(coordinates="auto", min_size=30, final_resolution="full",
                                 precision="auto")),
     (["--precision", "bfloat16"], dict(precision="bfloat16")),
+    (["--snap", "none"], dict(snap=None)),
+    (["--snap", "3"], dict(snap=3)),
+    ([], dict(snap=2)),
 ])
 def test_segment_flags_reach_the_estimator(photo, tmp_path, monkeypatch, flags, expected):
     import skdynaguide.cli as cli
@@ -123,6 +126,8 @@ def test_unknown_network_or_matching_is_a_usage_error(photo, tmp_path, capsys):
     assert main(["segment", str(photo), "-o", str(out), "--min-size", "1.5"] + ARGS) == 2
     assert "fraction" in capsys.readouterr().err
     assert main(["segment", str(photo), "-o", str(out), "--coordinates", "yes"] + ARGS) == 2
+    assert main(["segment", str(photo), "-o", str(out), "--snap", "1.5"] + ARGS) == 2
+    assert "whole number of pixels" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -132,7 +137,8 @@ def test_help_lists_every_estimator_flag(capsys):
     for flag in ("--guidance", "--continuity", "--weighting", "--alpha", "--network",
                  "--matching", "--guidance-weight", "--min-labels", "--max-iter",
                  "--max-pixels", "--device", "--seed", "--jobs", "--overwrite", "--preset",
-                 "--coordinates", "--final-resolution", "--min-size", "--precision"):
+                 "--coordinates", "--final-resolution", "--min-size", "--precision",
+                 "--snap"):
         assert flag in text, flag
     assert main(["--help"]) == 0
     text = capsys.readouterr().out

@@ -11,7 +11,9 @@ from helpers import make_quadrants
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.batched import StackedDynaGuideNet
 from skdynaguide.guidance import PrecomputedGuidance
-from skdynaguide.metrics import boundary_fscore, bsds_best_overlap
+from skdynaguide.metrics import boundary_fscore, boundary_map, bsds_best_overlap
+from skdynaguide.segments import merge_small_segments
+from skdynaguide.snapping import snap_to_edges
 from skdynaguide.network import DynaGuideNet
 from skdynaguide.training import full_size_labels
 
@@ -77,8 +79,22 @@ def test_raw_clusters_are_kept_beside_the_segments():
     # every segment lies inside one cluster: segments split clusters or merge small pieces
     assert seg.n_labels_ == seg.labels_.max() + 1
     raw = DynaGuideSegmenter(n_features=16, n_clusters=12, max_iter=10, min_size=None,
-                             random_state=0).fit(image)
+                             snap=None, random_state=0).fit(image)
     np.testing.assert_array_equal(raw.labels_, seg.clusters_)
+
+
+def test_output_boundaries_are_the_guides_snapped_unless_snap_is_off():
+    image, truth = make_scene(48, 64)
+    guide = coarse(truth)
+    params = dict(guidance=PrecomputedGuidance(guide), n_features=16, n_clusters=12,
+                  max_iter=10, random_state=0)
+    seg = DynaGuideSegmenter(**params).fit(image)
+    allowed = boundary_map(snap_to_edges(image, guide, seg.snap))
+    assert not (boundary_map(seg.labels_) & ~allowed).any()
+    raw = DynaGuideSegmenter(snap=None, **params).fit(image)
+    np.testing.assert_array_equal(raw.clusters_, seg.clusters_)  # training is the same
+    np.testing.assert_array_equal(raw.labels_,
+                                  merge_small_segments(image, raw.clusters_, raw.min_size))
 
 
 def test_segments_respect_min_size():
@@ -127,6 +143,8 @@ def test_papers_network_is_reachable():
     (dict(min_size="big"), TypeError, "min_size"),
     (dict(coordinates="yes"), ValueError, "coordinates"),
     (dict(final_resolution="half"), ValueError, "final_resolution"),
+    (dict(snap=-1), ValueError, "snap"),
+    (dict(snap=1.5), (TypeError, ValueError), "snap"),
 ])
 def test_bad_new_parameters_are_refused(params, error, match):
     with pytest.raises(error, match=match):
