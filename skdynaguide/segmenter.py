@@ -42,7 +42,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     For every image a fresh network (:class:`~skdynaguide.network.DynaGuideNet`, or another
     chosen by ``network``) is trained from scratch on that image alone; its per-pixel argmax
     gives the clusters, which are returned as connected segments of at least ``min_size``
-    pixels. The loss is
+    pixels, their boundaries drawn from the guide's snapped onto the image's edges
+    (``snap``). The loss is
 
     ``L = L_sim + w(q') · L_con + g(q') · L_gp``
 
@@ -110,11 +111,13 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         λ in the guidance weight ``g(q') = λ / q'``. The paper's ``1/q'`` is λ = 1, under
         which the guide barely acts within the default 100 steps; the larger default lets it
         shape the segments in that budget (``benchmarks/RESULTS.md`` compares both). The
-        default suits a guide with accurate boundaries, such as Felzenszwalb's; with a
-        coarse guide (SegFormer's 1/4 or DiffSeg's 1/8 grid) a weaker weight, e.g. 30,
-        lets the image's colours move the guide's boundaries (``benchmarks/RESULTS.md``,
-        section 6), with the default ``n_features``: a narrower network loosely guided
-        lets regions leak on textured photographs.
+        default suits a guide with accurate boundaries, such as Felzenszwalb's. With a
+        coarse guide (SegFormer's 1/4 or DiffSeg's 1/8 grid) and the network's own
+        boundaries (``snap=None``) a weaker weight, e.g. 30, let the image's colours move
+        the guide's boundaries (``benchmarks/RESULTS.md``, section 6), with the default
+        ``n_features``: a narrower network loosely guided lets regions leak on textured
+        photographs. With ``snap`` the boundaries come from the guide snapped, and λ only
+        shapes which regions merge; λ = 30 was not measured there.
     matching : {"index", "hungarian", "majority", "sorted"} or GuideMatching, default="index"
         How guide segments are expressed as channels for ``L_gp`` at each iteration; see
         :mod:`skdynaguide.matching`. ``"index"`` is the paper's formula (guide segment k is
@@ -222,8 +225,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     ----------
     labels_ : ndarray of shape (H, W) or list of such
         Segmentation of the image passed to :meth:`fit` (consecutive labels 0..k-1), or one
-        per image for a batch: connected segments of ``min_size``, or the clusters when
-        ``min_size`` is None.
+        per image for a batch: connected segments of ``min_size`` whose boundaries are the
+        guide's snapped onto the image's edges (``snap``), or the clusters when
+        ``min_size`` and ``snap`` are None.
     n_labels_ : int or list of int
         Number of segments ``k`` per image.
     clusters_ : ndarray of shape (H, W) or list of such
@@ -508,7 +512,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         """Segment every image of ``X``: ``(results, segments, guides, is_batch, config)``.
 
         ``results`` hold the network's clusters; ``segments`` are the label maps returned
-        (connected segments of ``min_size``, or the clusters themselves when it is None).
+        (:func:`~skdynaguide.segments.output_segments` of the clusters).
         """
         config, provider = self._resolve()
         if _is_empty(X):  # a transductive CV split trains on no images: nothing to do
