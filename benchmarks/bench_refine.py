@@ -2,8 +2,8 @@
 
     python benchmarks/bench_refine.py --data-root ../shared/data --split val --limit 20
         [--guides oracle4,oracle8,kmeans,felzenszwalb] [--variant NAME:p=v,...]
-        [--seed 0] [--min-sizes 0,0.0002,...] [--snaps 0,1,3] [--per-image F.csv]
-        [--figure F.png]
+        [--seed 0] [--min-sizes 0,0.0002,...] [--snaps 0,1,3]
+        [--redraw NAME:min_size=V,snap=V,keep_edges=V] [--per-image F.csv] [--figure F.png]
 
 For every image and every guide it scores the guide alone and ``DynaGuideSegmenter`` (the
 defaults, or each ``--variant``'s parameters) refining that guide, given as
@@ -35,6 +35,14 @@ that many pixels; 0 keeps the network's): every refinement's clusters are redraw
 :func:`~skdynaguide.segments.output_segments` (``"<method> snap=S"``), and the guide alone
 is snapped (:func:`~skdynaguide.snapping.snap_to_edges`, ``"guide alone snap=S"``), the
 classical baseline for it. All are paired with the guide alone.
+
+``--redraw NAME:param=value,...`` (repeatable) redraws every refinement's clusters with the
+segmenter's output parameters (``min_size``, ``snap``, ``keep_edges``) changed, again
+without training, as the row ``"<method> / NAME"``, paired with the guide alone: e.g. the
+previous default's output next to the current one's, from the same training. The guide
+alone is drawn the same way, from the segmenter's defaults, as its own clustering
+(``"guide alone / NAME"``: made into segments of ``min_size``, snapped, and made into
+segments again), the classical baseline for the redrawn rows.
 """
 from __future__ import annotations
 
@@ -146,6 +154,24 @@ def parse_snaps(text):
     return bands
 
 
+OUTPUT_PARAMS = ("min_size", "snap", "keep_edges")
+DEFAULT_OUTPUT = {p: DynaGuideSegmenter().get_params()[p] for p in OUTPUT_PARAMS}
+
+
+def parse_redraw(text):
+    """``"NAME:min_size=0.001,keep_edges=None"`` -> (NAME, {param: value}) of output params.
+
+    >>> parse_redraw("old:min_size=0.001,keep_edges=None")
+    ('old', {'min_size': 0.001, 'keep_edges': None})
+    """
+    name, params = parse_variant(text)
+    unknown = sorted(set(params) - set(OUTPUT_PARAMS))
+    if not name or unknown:
+        raise ValueError(f"expected NAME:param=value,... with params among {OUTPUT_PARAMS}, "
+                         f"got {text!r}")
+    return name, params
+
+
 def baseline_of(method):
     """The guide-alone row a method is paired with: the one at the same minimum size.
 
@@ -204,6 +230,9 @@ def main(argv=None):
     parser.add_argument("--snaps", default="", metavar="LIST",
                         help="also score every refinement redrawn with these values of snap, "
                         "and the guide alone snapped by them (comma-separated pixels)")
+    parser.add_argument("--redraw", action="append", default=[], metavar="NAME:P=V,...",
+                        help="also score every refinement's clusters redrawn with these output "
+                        "parameters (min_size, snap, keep_edges) changed (repeatable)")
     parser.add_argument("--per-image", default=None, help="write every image's figures here")
     parser.add_argument("--figure", default=None, help="draw overlays into this PNG")
     parser.add_argument("--figure-images", type=int, default=3)
@@ -227,6 +256,10 @@ def main(argv=None):
         snaps = parse_snaps(args.snaps)
     except ValueError as error:
         parser.error(f"--snaps: {error}")
+    try:
+        redraws = dict(parse_redraw(text) for text in args.redraw)
+    except ValueError as error:
+        parser.error(f"--redraw: {error}")
     data = load_split(args.data_root, args.split, args.limit, args.start)
     print(f"# BSD500 {args.split}: {len(data)} images from #{args.start}, seed {args.seed}; "
           "best-overlap mIoU (raw labels), boundary P/R/F at 2 px, segments = connected "
@@ -250,12 +283,21 @@ def main(argv=None):
                 labels = segmenter.fit_predict(image)
                 outputs[method] = (labels, time.perf_counter() - start)
                 clusters[method] = segmenter.clusters_
+                current = {p: getattr(segmenter, p) for p in OUTPUT_PARAMS}
                 for band in snaps:
                     redrawn = output_segments(image, segmenter.clusters_, guide,
-                                              min_size=segmenter.min_size, snap=band)
+                                              **{**current, "snap": band})
                     outputs[f"{method} snap={band}"] = (redrawn, outputs[method][1])
+                for label, changed in redraws.items():
+                    redrawn = output_segments(image, segmenter.clusters_, guide,
+                                              **{**current, **changed})
+                    outputs[f"{method} / {label}"] = (redrawn, outputs[method][1])
             for band in snaps:
                 outputs[f"guide alone snap={band}"] = (snap_to_edges(image, guide, band), 0.0)
+            for label, changed in redraws.items():
+                own = {**DEFAULT_OUTPUT, **changed}
+                outputs[f"guide alone / {label}"] = (output_segments(image, guide, guide, **own),
+                                                     0.0)
             for size in min_sizes:
                 for method, raw in clusters.items():
                     outputs[f"{method} @ {size}"] = (merge_small_segments(image, raw, size),

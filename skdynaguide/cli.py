@@ -70,6 +70,19 @@ def _snap(text):
     return value
 
 
+def _keep_edges(text):
+    if text.lower() == "none":
+        return "none"
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a quantile in (0, 1] or 'none', got {text}")
+    return value
+
+
 def _optional_pixels(text):
     if text.lower() in ("none", "full"):
         return "full"
@@ -134,11 +147,15 @@ def _build_parser():
                      "default) or from its training-size response upsampled (training)")
     seg.add_argument("--min-size", type=_min_size, default=None,
                      help="connected segments of at least this many pixels (or this fraction "
-                     "of the image, e.g. 0.001, the default); 'none' writes the raw clusters")
+                     "of the image, e.g. 0.0005, the default); 'none' writes the raw clusters")
     seg.add_argument("--snap", type=_snap, default=None,
                      help="draw the boundaries from the guide's, moved onto the image's "
                      "strongest edges within this many pixels (default 2); 0 or 'none' "
                      "keeps the network's boundaries")
+    seg.add_argument("--keep-edges", type=_keep_edges, default=None,
+                     help="with --snap: keep guide boundaries whose mean colour gradient "
+                     "reaches this quantile of the image's (default 0.9) even where the "
+                     "network merges their sides; 'none' lets it merge any")
     seg.add_argument("--min-labels", type=_positive_int, default=None,
                      help="stop once the number of clusters q' falls to this value "
                      "(default: never)")
@@ -264,6 +281,8 @@ def _segmenter(args):
         params["min_size"] = None if args.min_size == "none" else args.min_size
     if args.snap is not None:
         params["snap"] = None if args.snap == "none" else args.snap
+    if args.keep_edges is not None:
+        params["keep_edges"] = None if args.keep_edges == "none" else args.keep_edges
     if args.max_pixels is not None:
         params["max_pixels"] = None if args.max_pixels == "full" else args.max_pixels
     if args.weighting is not None:

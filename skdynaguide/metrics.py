@@ -268,14 +268,21 @@ def bsds_best_overlap(annotations, y_pred, *, relabel=False, connectivity=1):
     per_image = [annotations] if single else list(annotations)
     if len(per_image) != len(preds):
         raise ValueError(f"annotations for {len(per_image)} images but {len(preds)} predictions")
-    pooled = {"all": [], "fine": [], "coarse": []}
+    per_image_ious = []
     for annots, pred in zip(per_image, preds):
         annots = as_label_maps(annots)
         if not annots:
             raise ValueError("an image has no annotations")
         if relabel:
             pred = relabel_connected(pred, connectivity=connectivity)
-        ious = [segment_best_overlap(a, pred) for a in annots]
+        per_image_ious.append([segment_best_overlap(a, pred) for a in annots])
+    return _pool_bsds(per_image_ious)
+
+
+def _pool_bsds(per_image_ious):
+    """All / Fine / Coarse / Mean from, per image, one array of best IoUs per annotation."""
+    pooled = {"all": [], "fine": [], "coarse": []}
+    for ious in per_image_ious:
         sizes = [len(i) for i in ious]
         pooled["all"].extend(ious)
         pooled["fine"].append(ious[int(np.argmax(sizes))])

@@ -43,7 +43,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
     chosen by ``network``) is trained from scratch on that image alone; its per-pixel argmax
     gives the clusters, which are returned as connected segments of at least ``min_size``
     pixels, their boundaries drawn from the guide's snapped onto the image's edges
-    (``snap``). The loss is
+    (``snap``); the network decides which guide regions merge, except across the image's
+    strongest edges (``keep_edges``). The loss is
 
     ``L = L_sim + w(q') · L_con + g(q') · L_gp``
 
@@ -171,14 +172,15 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         statistics, in strips of bounded memory), so that boundaries follow the image's
         own edges; ``"training"`` upsamples the training-size response bilinearly before
         the argmax. The same when the image trains at full size.
-    min_size : int, float or None, default=0.001
+    min_size : int, float or None, default=0.0005
         Return connected segments: the clusters are split into connected components and
         every component smaller than this merges into the adjacent one of closest mean
         colour (:func:`~skdynaguide.segments.merge_small_segments`), like the ``min_size``
         of :func:`skimage.segmentation.felzenszwalb`. An int is a number of pixels, a float
-        in (0, 1) a fraction of the image's area; 0 gives the connected components
-        unmerged. None returns the clusters themselves (one label may then cover separate
-        places, as in the papers); they are always kept in ``clusters_``.
+        in (0, 1) a fraction of the image's area (0.0005: 78 pixels of a 321×481 photo); 0
+        gives the connected components unmerged. None returns the clusters themselves (one
+        label may then cover separate places, as in the papers); they are always kept in
+        ``clusters_``.
     snap : int or None, default=2
         Draw the output's boundaries from the guide's, each moved onto the strongest edge
         of the image within this many pixels (a watershed of the colour gradient,
@@ -188,6 +190,13 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         watershed (``benchmarks/RESULTS.md``, section 6); 1 suits a guide drawn on a 4-px
         grid, 3 one on an 8-px grid. Without a guide the network's own boundaries are
         snapped. None or 0 returns the network's boundaries.
+    keep_edges : float in (0, 1] or None, default=0.9
+        With ``snap`` and a guide: two adjacent regions of the snapped guide that the
+        network puts in one segment stay apart where the image has a strong edge between
+        them, where the mean colour gradient along their boundary reaches this quantile of
+        the image's gradient values (0.9: its strongest tenth). The network then merges
+        guide regions across weak boundaries only. None lets the network merge any
+        (``benchmarks/RESULTS.md``, section 6, measures both).
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
@@ -338,6 +347,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         "min_size": [Interval(Integral, 0, None, closed="left"),
                      Interval(Real, 0, 1, closed="neither"), None],
         "snap": [Interval(Integral, 0, None, closed="left"), None],
+        "keep_edges": [Interval(Real, 0, 1, closed="right"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"),
@@ -376,8 +386,9 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         momentum=0.9,
         max_pixels=25000,
         final_resolution="full",
-        min_size=0.001,
+        min_size=0.0005,
         snap=2,
+        keep_edges=0.9,
         device="auto",
         precision="auto",
         random_state=None,
@@ -413,6 +424,7 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
         self.final_resolution = final_resolution
         self.min_size = min_size
         self.snap = snap
+        self.keep_edges = keep_edges
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -579,7 +591,8 @@ class DynaGuideSegmenter(ClusterMixin, BaseEstimator):
                 results[i] = result
         self._warn_unconverged(results)
         segments = [output_segments(item.image, r.labels, item.guide,
-                                    min_size=self.min_size, snap=self.snap)
+                                    min_size=self.min_size, snap=self.snap,
+                                    keep_edges=self.keep_edges)
                     for item, r in zip(items, results)]
         return results, segments, guides, is_batch, config
 

@@ -169,16 +169,19 @@ def merge_small_pieces(image, labels, min_size, *, connectivity=1):
     return values.astype(np.int64)[counts.argmax(1)][segments]
 
 
-def output_segments(image, clusters, guide=None, *, min_size=0.001, snap=2):
+def output_segments(image, clusters, guide=None, *, min_size=0.0005, snap=2,
+                    keep_edges=0.9):
     """What :class:`~skdynaguide.DynaGuideSegmenter` returns for an image's clusters.
 
     The clusters become connected segments of ``min_size``
     (:func:`merge_small_segments`); then, with ``snap``, their boundaries are drawn from
     the guide's moved onto the image's edges
-    (:func:`~skdynaguide.snapping.redraw_boundaries`), or without a guide are themselves
+    (:func:`~skdynaguide.snapping.redraw_boundaries`; the strong edges of the image
+    between guide regions are kept, ``keep_edges``), or without a guide are themselves
     moved onto them (:func:`~skdynaguide.snapping.snap_to_edges`), and the segments are
     made connected and of ``min_size`` again. It lets the output of a fitted segmenter be
-    redrawn with other ``min_size`` or ``snap`` values without training again.
+    redrawn with other ``min_size``, ``snap`` or ``keep_edges`` values without training
+    again.
 
     Parameters
     ----------
@@ -188,10 +191,12 @@ def output_segments(image, clusters, guide=None, *, min_size=0.001, snap=2):
         Integer label map, e.g. a fitted segmenter's ``clusters_``.
     guide : array-like of shape (H, W) or None, default=None
         The guidance map (``guidance_labels_``), or None.
-    min_size : int, float or None, default=0.001
+    min_size : int, float or None, default=0.0005
         As the segmenter's ``min_size``; None keeps the cluster labels.
     snap : int or None, default=2
         As the segmenter's ``snap``; None or 0 keeps the clusters' boundaries.
+    keep_edges : float in (0, 1] or None, default=0.9
+        As the segmenter's ``keep_edges``; used only when ``snap`` redraws from a guide.
 
     Returns
     -------
@@ -220,7 +225,7 @@ def output_segments(image, clusters, guide=None, *, min_size=0.001, snap=2):
     if guide is None:
         labels = snap_to_edges(image, labels, snap)
     else:
-        labels = redraw_boundaries(image, labels, guide, snap)
+        labels = redraw_boundaries(image, labels, guide, snap, keep_edges=keep_edges)
     if min_size is None:
         return relabel_consecutive(labels)
     return merge_small_segments(image, labels, min_size)

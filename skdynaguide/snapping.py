@@ -8,7 +8,7 @@ colour gradient (a marker-controlled watershed, :func:`skimage.segmentation.wate
 the fronts of two regions meet where the colour changes most, so each boundary moves to
 the strongest edge within ``band`` pixels of where it was. :func:`redraw_boundaries` uses
 it to give a refinement the boundaries of its guide, snapped, while keeping its grouping
-of the guide's regions.
+of the guide's regions, except across the image's strongest edges (``keep_edges``).
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import numbers
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from skimage.color import rgb2lab
 from skimage.filters import sobel
 from skimage.segmentation import watershed
@@ -121,7 +123,7 @@ def snap_to_edges(image, labels, band, *, sigma=1.0):
     return values[snapped - 1].astype(np.int64)
 
 
-def redraw_boundaries(image, segments, guide, band, *, sigma=1.0):
+def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=None):
     """Segments whose boundaries are those of ``guide``, snapped onto the image's edges.
 
     ``guide`` is snapped (:func:`snap_to_edges`) and split into connected pieces; every
@@ -130,6 +132,14 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0):
     guide decides where each region ends: a boundary of ``segments`` that no guide
     boundary follows disappears, and one the guide draws between two pieces of one
     segment is dropped too.
+
+    With ``keep_edges``, two adjacent pieces that one segment covers stay apart where the
+    image has a strong edge between them: where the mean colour gradient
+    (:func:`colour_gradient`) along their shared boundary is at least the ``keep_edges``
+    quantile of the image's gradient values (and not zero: where the colour does not
+    change there is no edge, whatever the quantile). The segments are trusted with merges
+    across weak boundaries only; a segment that spans a strong edge of the image is split
+    along it.
 
     This is how :class:`~skdynaguide.DynaGuideSegmenter` draws its output boundaries
     (``snap``): its network is trained on a shrunk image and moves a coarse guide's
@@ -148,12 +158,19 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0):
         How far, in pixels, the guide's boundaries may move (0: as they are).
     sigma : float, default=1.0
         Smoothing of the image before its gradient is taken (:func:`snap_to_edges`).
+    keep_edges : float in (0, 1] or None, default=None
+        Quantile of the image's colour gradient from which a boundary between two pieces
+        of the snapped guide is kept even where one segment covers both (0.9: the
+        strongest tenth of the image's gradient values). None keeps no boundary the
+        segments drop.
 
     Returns
     -------
     labels : ndarray of shape (H, W), dtype int64
-        New array with label values taken from ``segments``; one label may cover several
-        separate places if ``segments`` does.
+        New array. With ``keep_edges=None`` its label values are taken from ``segments``
+        (one label may cover several separate places if ``segments`` does); otherwise it
+        holds connected segments numbered ``0..k-1``, since a segment split by a kept edge
+        becomes several.
 
     Raises
     ------
@@ -171,17 +188,60 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0):
     >>> segments = np.repeat([[3] * 5 + [8] * 13], 4, axis=0)
     >>> redraw_boundaries(image, segments, guide, band=2, sigma=0)[0].tolist()
     [3, 3, 3, 3, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]
+
+    The right-hand third made light grey, and one segment over everything: the weak edge
+    between white and light grey is dropped, the strong one between black and white is
+    kept:
+
+    >>> image[:, 12:] = 200
+    >>> segments = np.full((4, 18), 8)
+    >>> redraw_boundaries(image, segments, guide, band=2, sigma=0, keep_edges=0.9)[0].tolist()
+    [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
     """
     rgb = check_image(image)
     shape = rgb.shape[:2]
     grouping = check_label_map(segments, shape=shape, name="segments")
     guide_map = check_label_map(guide, shape=shape, name="guide")
+    if keep_edges is not None:
+        if isinstance(keep_edges, bool) or not isinstance(keep_edges, numbers.Real):
+            raise TypeError(f"keep_edges must be a quantile in (0, 1] or None, got {keep_edges!r}")
+        if not 0.0 < keep_edges <= 1.0:
+            raise ValueError(f"keep_edges must be a quantile in (0, 1], got {keep_edges!r}")
     pieces = relabel_connected(snap_to_edges(rgb, guide_map, band, sigma=sigma))
     values, ids = np.unique(grouping, return_inverse=True)
     n_pieces = int(pieces.max()) + 1
     counts = np.bincount(pieces.ravel() * len(values) + ids.ravel(),
                          minlength=n_pieces * len(values)).reshape(n_pieces, len(values))
-    return values.astype(np.int64)[counts.argmax(1)][pieces]
+    majority = counts.argmax(1)
+    if keep_edges is None:
+        return values.astype(np.int64)[majority][pieces]
+
+    gradient = colour_gradient(rgb, sigma=sigma)
+    first, second, strength = _boundary_strength(pieces, n_pieces, gradient)
+    strong = (strength >= np.quantile(gradient, keep_edges)) & (strength > 0)  # flat: no edge
+    join = (majority[first] == majority[second]) & ~strong
+    graph = coo_matrix((np.ones(int(join.sum())), (first[join], second[join])),
+                       shape=(n_pieces, n_pieces))
+    groups = connected_components(graph, directed=False)[1]
+    return relabel_connected(groups[pieces])
+
+
+def _boundary_strength(pieces, n_pieces, gradient):
+    """Adjacent piece pairs ``(a, b)``, ``a < b``, and the mean gradient along their boundary.
+
+    Each pair of 4-neighbours that lie in two pieces adds the larger gradient of the two
+    pixels to the boundary of those pieces.
+    """
+    first = np.concatenate([pieces[:, :-1].ravel(), pieces[:-1].ravel()])
+    second = np.concatenate([pieces[:, 1:].ravel(), pieces[1:].ravel()])
+    strength = np.concatenate([np.maximum(gradient[:, :-1], gradient[:, 1:]).ravel(),
+                               np.maximum(gradient[:-1], gradient[1:]).ravel()])
+    differ = first != second
+    low = np.minimum(first[differ], second[differ])
+    high = np.maximum(first[differ], second[differ])
+    keys, inverse = np.unique(low * n_pieces + high, return_inverse=True)
+    mean = np.bincount(inverse, weights=strength[differ]) / np.bincount(inverse)
+    return keys // n_pieces, keys % n_pieces, mean
 
 
 def colour_gradient(image, *, sigma=1.0):

@@ -94,20 +94,25 @@ def test_refine_bench_scores_guides_refinements_and_other_minimum_sizes(
     rows = tmp_path / "rows.csv"
     bench_refine.main(["--data-root", str(data_root), "--guides", "oracle8,felzenszwalb",
                        "--variant", "tiny:n_features=8,n_clusters=6,max_iter=3",
-                       "--min-sizes", "0,20", "--snaps", "1", "--per-image", str(rows)])
+                       "--min-sizes", "0,20", "--snaps", "1", "--redraw", "old:keep_edges=None",
+                       "--per-image", str(rows)])
     out = capsys.readouterr().out
     table, paired = out.split("Paired per image")
     methods = [line.split(" | ")[1] for line in table.splitlines() if line.startswith("| o")]
-    assert methods == ["guide alone", "tiny", "tiny snap=1", "guide alone snap=1",
-                       "guide alone @ 0", "tiny @ 0", "guide alone @ 20", "tiny @ 20"]
+    assert methods == ["guide alone", "tiny", "tiny snap=1", "tiny / old", "guide alone snap=1",
+                       "guide alone / old", "guide alone @ 0", "tiny @ 0", "guide alone @ 20",
+                       "tiny @ 20"]
     pairs = [line.split(" | ")[1] for line in paired.splitlines() if line.startswith("| o")]
-    assert pairs == ["tiny", "tiny snap=1", "guide alone snap=1", "tiny @ 0", "tiny @ 20"]
-    assert rows.read_text().count("\n") == 1 + 2 * 2 * 8  # header, 2 guides x 2 images x 8
+    assert pairs == ["tiny", "tiny snap=1", "tiny / old", "guide alone snap=1",
+                     "guide alone / old", "tiny @ 0", "tiny @ 20"]
+    assert rows.read_text().count("\n") == 1 + 2 * 2 * 10  # header, 2 guides x 2 images x 10
     assert bench_refine.parse_min_sizes("0, 0.5,20") == [0, 0.5, 20]
     with pytest.raises(ValueError, match="fraction"):
         bench_refine.parse_min_sizes("1.5")
     assert bench_refine.baseline_of("tiny @ 20") == "guide alone @ 20"
     assert bench_refine.parse_snaps("0, 3") == [0, 3]
+    with pytest.raises(ValueError, match="params among"):
+        bench_refine.parse_redraw("old:n_features=3")
     with pytest.raises(ValueError, match="whole number"):
         bench_refine.parse_snaps("1.5")
 
@@ -121,3 +126,25 @@ def test_refine_bench_scores_guides_refinements_and_other_minimum_sizes(
     assert line.startswith("| tiny − guide alone | 2 | ")
     with pytest.raises(SystemExit, match="no rows of guide"):
         paired_module.main([str(rows), "--guide", "oracle3", "--pairs", "tiny-guide alone"])
+
+
+def test_grouping_bench_scores_pieces_and_the_annotators_grouping(data_root, capsys):
+    spec = importlib.util.spec_from_file_location("bench_grouping",
+                                                  BENCH.with_name("bench_grouping.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--data-root", str(data_root), "--guides", "felzenszwalb,oracle4"])
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| f") or line.startswith("| o")]
+    assert [(r[0][2:], r[1]) for r in rows] == [
+        (g, name) for g in ("felzenszwalb", "oracle4")
+        for name in ("pieces", "pieces, min_size", "annotator's grouping")]
+    for first in (0, 3):  # grouping pieces the annotator's way never lowers the score here
+        pieces, grouped = float(rows[first][5]), float(rows[first + 2][5])
+        assert 0 < pieces <= grouped <= 1
+    # an annotation's own segments, as pieces, are grouped back into it exactly
+    truth = np.repeat([[0, 0, 1, 1, 2, 2]], 3, axis=0)
+    pieces = np.repeat([[0, 1, 2, 3, 4, 5]], 3, axis=0)
+    np.testing.assert_array_equal(module.annotator_grouping(pieces, truth), truth)
+    with pytest.raises(SystemExit):
+        module.main(["--data-root", str(data_root), "--snap", "-1"])

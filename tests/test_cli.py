@@ -104,7 +104,9 @@ def test_network_and_matching_flags_reach_the_estimator(photo, tmp_path, monkeyp
     (["--precision", "bfloat16"], dict(precision="bfloat16")),
     (["--snap", "none"], dict(snap=None)),
     (["--snap", "3"], dict(snap=3)),
-    ([], dict(snap=2)),
+    ([], dict(snap=2, keep_edges=0.9)),
+    (["--keep-edges", "none"], dict(keep_edges=None)),
+    (["--keep-edges", "0.75"], dict(keep_edges=0.75)),
 ])
 def test_segment_flags_reach_the_estimator(photo, tmp_path, monkeypatch, flags, expected):
     import skdynaguide.cli as cli
@@ -128,6 +130,8 @@ def test_unknown_network_or_matching_is_a_usage_error(photo, tmp_path, capsys):
     assert main(["segment", str(photo), "-o", str(out), "--coordinates", "yes"] + ARGS) == 2
     assert main(["segment", str(photo), "-o", str(out), "--snap", "1.5"] + ARGS) == 2
     assert "whole number of pixels" in capsys.readouterr().err
+    assert main(["segment", str(photo), "-o", str(out), "--keep-edges", "0"] + ARGS) == 2
+    assert "quantile in (0, 1]" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -138,7 +142,7 @@ def test_help_lists_every_estimator_flag(capsys):
                  "--matching", "--guidance-weight", "--min-labels", "--max-iter",
                  "--max-pixels", "--device", "--seed", "--jobs", "--overwrite", "--preset",
                  "--coordinates", "--final-resolution", "--min-size", "--precision",
-                 "--snap"):
+                 "--snap", "--keep-edges"):
         assert flag in text, flag
     assert main(["--help"]) == 0
     text = capsys.readouterr().out

@@ -12,7 +12,7 @@ from skdynaguide import DynaGuideSegmenter
 from skdynaguide.batched import StackedDynaGuideNet
 from skdynaguide.guidance import PrecomputedGuidance
 from skdynaguide.metrics import boundary_fscore, boundary_map, bsds_best_overlap
-from skdynaguide.segments import merge_small_segments
+from skdynaguide.segments import merge_small_segments, output_segments
 from skdynaguide.snapping import snap_to_edges
 from skdynaguide.network import DynaGuideNet
 from skdynaguide.training import full_size_labels
@@ -83,11 +83,17 @@ def test_raw_clusters_are_kept_beside_the_segments():
     np.testing.assert_array_equal(raw.labels_, seg.clusters_)
 
 
-def test_output_boundaries_are_the_guides_snapped_unless_snap_is_off():
+def coarsely_guided_scene():
+    """A synthetic scene, its coarse guide, and fast parameters of a segmenter guided by it."""
     image, truth = make_scene(48, 64)
     guide = coarse(truth)
     params = dict(guidance=PrecomputedGuidance(guide), n_features=16, n_clusters=12,
                   max_iter=10, random_state=0)
+    return image, guide, params
+
+
+def test_output_boundaries_are_the_guides_snapped_unless_snap_is_off():
+    image, guide, params = coarsely_guided_scene()
     seg = DynaGuideSegmenter(**params).fit(image)
     allowed = boundary_map(snap_to_edges(image, guide, seg.snap))
     assert not (boundary_map(seg.labels_) & ~allowed).any()
@@ -95,6 +101,17 @@ def test_output_boundaries_are_the_guides_snapped_unless_snap_is_off():
     np.testing.assert_array_equal(raw.clusters_, seg.clusters_)  # training is the same
     np.testing.assert_array_equal(raw.labels_,
                                   merge_small_segments(image, raw.clusters_, raw.min_size))
+
+
+def test_keep_edges_changes_only_which_guide_regions_merge():
+    image, guide, params = coarsely_guided_scene()
+    kept = DynaGuideSegmenter(**params).fit(image)
+    free = DynaGuideSegmenter(keep_edges=None, **params).fit(image)
+    np.testing.assert_array_equal(kept.clusters_, free.clusters_)
+    np.testing.assert_array_equal(
+        kept.labels_, output_segments(image, kept.clusters_, guide, keep_edges=0.9))
+    np.testing.assert_array_equal(
+        free.labels_, output_segments(image, free.clusters_, guide, keep_edges=None))
 
 
 def test_segments_respect_min_size():
@@ -145,6 +162,9 @@ def test_papers_network_is_reachable():
     (dict(final_resolution="half"), ValueError, "final_resolution"),
     (dict(snap=-1), ValueError, "snap"),
     (dict(snap=1.5), (TypeError, ValueError), "snap"),
+    (dict(keep_edges=0.0), ValueError, "keep_edges"),
+    (dict(keep_edges=1.5), ValueError, "keep_edges"),
+    (dict(keep_edges="strong"), (TypeError, ValueError), "keep_edges"),
 ])
 def test_bad_new_parameters_are_refused(params, error, match):
     with pytest.raises(error, match=match):

@@ -123,3 +123,58 @@ def test_redraw_refuses_maps_of_another_shape():
         redraw_boundaries(image, columns(20, 30, 15), np.zeros((20, 29), int), band=2)
     with pytest.raises(ValueError, match="segments has shape"):
         redraw_boundaries(image, np.zeros((19, 30), int), columns(20, 30, 15), band=2)
+
+
+def three_bands():
+    """Black | white | light grey columns; a guide of three regions 2 px off the edges."""
+    image = np.zeros((12, 36, 3), dtype=np.uint8)
+    image[:, 12:] = 255
+    image[:, 24:] = 215  # a weak edge between columns 23 and 24, a strong one at 11|12
+    guide = np.repeat([[0] * 14 + [1] * 12 + [2] * 10], 12, axis=0)
+    return image, guide
+
+
+def test_keep_edges_keeps_strong_guide_boundaries_that_the_segments_merge():
+    image, guide = three_bands()
+    one_segment = np.full(guide.shape, 7)
+    kept = redraw_boundaries(image, one_segment, guide, band=3, sigma=0, keep_edges=0.95)
+    # the strong edge stays (snapped onto it), the weak one is merged away
+    np.testing.assert_array_equal(kept, np.repeat([[0] * 12 + [1] * 24], 12, axis=0))
+    # without keep_edges the segments merge everything, and their values are kept
+    merged = redraw_boundaries(image, one_segment, guide, band=3, sigma=0)
+    np.testing.assert_array_equal(merged, one_segment)
+
+
+def test_keep_edges_never_merges_what_the_segments_separate():
+    image, guide = three_bands()
+    segments = np.repeat([[1] * 20 + [2] * 16], 12, axis=0)  # split the white region
+    kept = redraw_boundaries(image, segments, guide, band=3, sigma=0, keep_edges=0.9)
+    assert len(np.unique(kept)) == 3  # every guide region stays apart
+    lenient = redraw_boundaries(image, segments, guide, band=3, sigma=0, keep_edges=1.0)
+    np.testing.assert_array_equal(lenient, kept)  # no boundary reaches the maximum
+
+
+def test_keep_edges_leaves_the_inputs_unchanged():
+    image, guide = three_bands()
+    segments = np.full(guide.shape, 7)
+    copies = image.copy(), guide.copy(), segments.copy()
+    redraw_boundaries(image, segments, guide, band=2, keep_edges=0.5)
+    for before, after in zip(copies, (image, guide, segments)):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("keep_edges, error", [
+    (0.0, ValueError), (1.5, ValueError), (-0.1, ValueError), (True, TypeError),
+    ("0.9", TypeError),
+])
+def test_bad_keep_edges_is_refused(keep_edges, error):
+    image, guide = three_bands()
+    with pytest.raises(error, match="keep_edges"):
+        redraw_boundaries(image, guide, guide, band=2, keep_edges=keep_edges)
+
+
+def test_a_boundary_without_any_colour_change_is_no_edge_to_keep():
+    image = np.full((6, 8, 3), 90, dtype=np.uint8)  # flat: every quantile of the gradient is 0
+    guide = np.repeat([[0] * 4 + [1] * 4], 6, axis=0)
+    merged = redraw_boundaries(image, np.zeros((6, 8), int), guide, band=1, keep_edges=0.9)
+    np.testing.assert_array_equal(merged, np.zeros((6, 8), int))
