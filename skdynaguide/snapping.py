@@ -92,14 +92,23 @@ def snap_to_edges(image, labels, band, *, sigma=1.0):
     """
     rgb = check_image(image)
     label_map = check_label_map(labels, shape=rgb.shape[:2])
+    _check_band(band)
+    if band == 0 or label_map.min() == label_map.max():
+        return label_map
+    return _snap(label_map, band, colour_gradient(rgb, sigma=sigma))
+
+
+def _check_band(band):
     if isinstance(band, bool) or not isinstance(band, numbers.Integral):
         raise TypeError(f"band must be a whole number of pixels (int), got {band!r}")
     if band < 0:
         raise ValueError(f"band must be >= 0 pixels, got {band}")
+
+
+def _snap(label_map, band, gradient):
+    """:func:`snap_to_edges` on checked arguments, with the image's gradient given."""
     if band == 0 or label_map.min() == label_map.max():
         return label_map
-    gradient = colour_gradient(rgb, sigma=sigma)
-
     # distance of every pixel to the nearest pixel that has a differently labelled
     # 4-neighbour: 0 on both sides of each crack, 1 one pixel further, ...
     edge = np.zeros(label_map.shape, dtype=bool)
@@ -207,7 +216,12 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=Non
             raise TypeError(f"keep_edges must be a quantile in (0, 1] or None, got {keep_edges!r}")
         if not 0.0 < keep_edges <= 1.0:
             raise ValueError(f"keep_edges must be a quantile in (0, 1], got {keep_edges!r}")
-    pieces = relabel_connected(snap_to_edges(rgb, guide_map, band, sigma=sigma))
+    if keep_edges is None:
+        pieces = relabel_connected(snap_to_edges(rgb, guide_map, band, sigma=sigma))
+    else:  # one gradient for the snapping and the edges
+        _check_band(band)
+        gradient = colour_gradient(rgb, sigma=sigma)
+        pieces = relabel_connected(_snap(guide_map, band, gradient))
     values, ids = np.unique(grouping, return_inverse=True)
     n_pieces = int(pieces.max()) + 1
     counts = np.bincount(pieces.ravel() * len(values) + ids.ravel(),
@@ -216,7 +230,6 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=Non
     if keep_edges is None:
         return values.astype(np.int64)[majority][pieces]
 
-    gradient = colour_gradient(rgb, sigma=sigma)
     first, second, strength = _boundary_strength(pieces, n_pieces, gradient)
     strong = (strength >= np.quantile(gradient, keep_edges)) & (strength > 0)  # flat: no edge
     join = (majority[first] == majority[second]) & ~strong
