@@ -35,8 +35,8 @@ from skdynaguide import DynaGuideSegmenter
 from skdynaguide.guidance.fcm import FCMGuidance, colour_propagate, spatial_fcm
 from skdynaguide.losses import ModularityLoss
 from skdynaguide.metrics import hungarian_miou
-from skdynaguide.network import DynaGuideNet
-from skdynaguide.silhouette import silhouette_count
+from skdynaguide.training.network import DynaGuideNet
+from skdynaguide.training.silhouette import silhouette_count
 from skdynaguide.training import training_shape
 
 

@@ -12,7 +12,7 @@ together). This script separates the two. For every guide it scores:
 * ``pieces``: the snapped guide's connected pieces themselves (``snap_to_edges``, then
   connected components);
 * ``pieces, min_size``: the guide drawn as the default output draws it, as its own
-  clustering (:func:`~skdynaguide.segments.output_segments` with the segmenter's default
+  clustering (:func:`~skdynaguide.output.segments.output_segments` with the segmenter's default
   ``min_size``, ``snap`` and ``keep_edges``);
 * ``annotator's grouping``: for each annotation separately, every piece joins the
   annotation's segment that covers most of it, and the result is scored against that
@@ -37,13 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_bsds import load_split  # noqa: E402
 from bench_refine import DEFAULT_OUTPUT, KEYS, make_guide  # noqa: E402
 
-from skdynaguide.metrics import (  # noqa: E402
-    _pool_bsds,
-    relabel_connected,
-    segment_best_overlap,
-)
-from skdynaguide.segments import output_segments  # noqa: E402
-from skdynaguide.snapping import snap_to_edges  # noqa: E402
+from skdynaguide.metrics import relabel_connected, segment_best_overlap  # noqa: E402
+from skdynaguide.metrics.scores import _pool_bsds  # noqa: E402
+from skdynaguide.output.segments import output_segments  # noqa: E402
+from skdynaguide.output.snapping import snap_to_edges  # noqa: E402
 
 
 def annotator_grouping(pieces, annotation):

@@ -12,19 +12,17 @@
 ``bsds``: :class:`~skdynaguide.InductiveSegmenter` is fitted on the first ``--train-limit``
 train images, then predicts the first ``--val-limit`` val images; the same val images are
 segmented by per-image training (:class:`~skdynaguide.DynaGuideSegmenter`, defaults, and
-with the papers' colour-only network, ``coordinates=False``, which sees what the shared
-network sees) and by Felzenszwalb's guide alone (the guide family of all). Per method:
-seconds per image (for the inductive model, the forward pass alone, and ``predict`` at full
-size and at the training size, post-processing included), best-overlap
-Mean (SPEC's BSD500 protocol, raw labels) of the labels as returned and of their connected
-segments (``merge_small_segments`` with the per-image default ``min_size``: the inductive
-labels are classes, which may cover separate places), boundary F at 2 px and the number of
-segments per image; then paired per-image differences.
+with ``--colour-only`` also with the papers' colour-only network, ``coordinates=False``,
+which sees what the shared network sees) and by Felzenszwalb's guide alone (the guide family
+of all). Per method: seconds per image (for the inductive model, the forward pass alone,
+``predict`` at full size and at the training size, the output pipeline included, and
+``predict_classes``), best-overlap Mean (SPEC's BSD500 protocol, raw labels), boundary F at
+2 px and the number of connected segments per image; then paired per-image differences.
 
 ``variants``: the inductive model alone, with its defaults and with each ``--variant``'s
 parameters (e.g. ``index:matching=index``): seconds of the fit and of ``predict`` per val
-image, best-overlap Mean of its classes and of their
-connected segments, boundary F, segments and classes per image; with ``--fine-tune N``
+image, best-overlap Mean of its classes (``predict_classes``) and of its segments
+(``predict``), boundary F, segments and classes per image; with ``--fine-tune N``
 also a copy of each model trained N more steps on each val image alone
 (``partial_fit``) before its labels are taken, and the seconds that costs.
 
@@ -61,11 +59,10 @@ from bench_bsds import load_split, parse_variant  # noqa: E402
 from skdynaguide import DynaGuideSegmenter, InductiveSegmenter  # noqa: E402
 from skdynaguide.guidance import resolve_guidance  # noqa: E402
 from skdynaguide.metrics import bsds_best_overlap, bsds_boundary, relabel_connected  # noqa: E402
-from skdynaguide.segments import merge_small_segments  # noqa: E402
+from skdynaguide.output.segments import merge_small_segments  # noqa: E402
 from skdynaguide.training import full_size_labels  # noqa: E402
 from skdynaguide.video import segment_frames  # noqa: E402
 
-MIN_SIZE = DynaGuideSegmenter().min_size
 
 
 def scores(annotations, labels):
@@ -106,16 +103,17 @@ def run_bsds(args):
         full_size_labels(model.network_, x)
         row["forward_seconds"] = time.perf_counter() - start
         labels = {}
-        for name, method in (("inductive", model.predict), ("inductive_shrunk", shrunk.predict),
-                             ("per_image", per_image.fit_predict),
-                             ("colour_only", colour_only.fit_predict)):
+        methods = [("inductive", model.predict), ("inductive_shrunk", shrunk.predict),
+                   ("inductive_classes", model.predict_classes),
+                   ("per_image", per_image.fit_predict)]
+        if args.colour_only:
+            methods.append(("colour_only", colour_only.fit_predict))
+        for name, method in methods:
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 labels[name] = method(image)
             row[f"{name}_seconds"] = time.perf_counter() - start
-        labels["inductive_segments"] = merge_small_segments(image, labels["inductive"],
-                                                            MIN_SIZE)
         labels["felzenszwalb"] = felzenszwalb(x, random_state=args.seed)
         for name, label_map in labels.items():
             for key, value in scores(annotations, label_map).items():
@@ -128,12 +126,14 @@ def run_bsds(args):
     print("| method | s / image | Mean | boundary F | segments / image |")
     print("|---|---|---|---|---|")
     for name, label in (
-            ("inductive", "inductive: predict, full size (classes)"),
-            ("inductive_segments", "inductive: the same as connected segments"),
-            ("inductive_shrunk", "inductive: predict at the training size (classes)"),
+            ("inductive", "inductive: predict (segments), full size"),
+            ("inductive_shrunk", "inductive: predict (segments) at the training size"),
+            ("inductive_classes", "inductive: predict_classes (the network's classes)"),
             ("per_image", "per-image training (DynaGuideSegmenter defaults)"),
             ("colour_only", "per-image training, colour-only network (coordinates=False)"),
             ("felzenszwalb", "Felzenszwalb alone (the guide)")):
+        if f"{name}_mean" not in rows[0]:
+            continue
         key = f"{name}_seconds"
         time_cell = f"{np.mean([r[key] for r in rows]):.3f}" if key in rows[0] else "—"
         print(f"| {label} | {time_cell} | {np.mean([r[f'{name}_mean'] for r in rows]):.3f} | "
@@ -145,7 +145,7 @@ def run_bsds(args):
           f"(full size) and "
           f"{training / np.mean([r['inductive_shrunk_seconds'] for r in rows]):.0f}x (training "
           "size) faster than per-image training")
-    for a, b in (("inductive_segments", "per_image"), ("inductive_segments", "colour_only"),
+    for a, b in (("inductive", "per_image"), ("inductive", "felzenszwalb"),
                  ("inductive_shrunk", "inductive"), ("per_image", "felzenszwalb")):
         print(f"paired {a} - {b}: Mean {paired(rows, a, b, 'mean')}, "
               f"boundary F {paired(rows, a, b, 'boundary_f')}")
@@ -176,9 +176,9 @@ def run_variants(args):
         rows = []
         for _, image, annotations in val:
             start = time.perf_counter()
-            classes = model.predict(image)
+            segments = model.predict(image)
             predict_seconds = time.perf_counter() - start
-            segments = merge_small_segments(image, classes, MIN_SIZE)
+            classes = model.predict_classes(image)
             row = dict(classes=bsds_best_overlap(annotations, classes)["mean"],
                        **scores(annotations, segments), n_classes=len(np.unique(classes)),
                        predict_seconds=predict_seconds)
@@ -187,7 +187,7 @@ def run_variants(args):
                 start = time.perf_counter()
                 tuned = copy.deepcopy(model).set_params(partial_iter=tune).partial_fit(image)
                 row["tune_seconds"] = time.perf_counter() - start
-                tuned_segments = merge_small_segments(image, tuned.labels_, MIN_SIZE)
+                tuned_segments = tuned.labels_
                 tuned_scores = scores(annotations, tuned_segments)
                 row["tune_mean"] = tuned_scores["mean"]
                 row["tune_boundary_f"] = tuned_scores["boundary_f"]
@@ -332,6 +332,8 @@ def main(argv=None):
     bsds.add_argument("--train-limit", type=int, default=200)
     bsds.add_argument("--val-limit", type=int, default=20)
     bsds.add_argument("--per-image", default=None, metavar="CSV")
+    bsds.add_argument("--colour-only", action="store_true",
+                      help="also per-image training with the colour-only network")
     bsds.add_argument("--inductive", default="", metavar="param=value,...",
                       help="parameters of the inductive model other than its defaults")
     variants = commands.add_parser("variants")

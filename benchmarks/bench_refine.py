@@ -25,15 +25,15 @@ error, and on how many images the refinement is ahead).
 
 ``--min-sizes`` adds, for every output, rows at other segment sizes without training again:
 the refinement's clusters (``clusters_``) and the guide alone, each made into connected
-segments of that minimum size (:func:`~skdynaguide.segments.merge_small_segments`; 0 keeps
+segments of that minimum size (:func:`~skdynaguide.output.segments.merge_small_segments`; 0 keeps
 every connected component). Each refinement is then also paired with the guide alone at the
 same minimum size, so that the two are compared at similar numbers of segments.
 
 ``--snaps`` adds, likewise without training again, rows for other values of the
 segmenter's ``snap`` (boundaries drawn from the guide's, moved onto the image's edges within
 that many pixels; 0 keeps the network's): every refinement's clusters are redrawn with
-:func:`~skdynaguide.segments.output_segments` (``"<method> snap=S"``), and the guide alone
-is snapped (:func:`~skdynaguide.snapping.snap_to_edges`, ``"guide alone snap=S"``), the
+:func:`~skdynaguide.output.segments.output_segments` (``"<method> snap=S"``), and the guide alone
+is snapped (:func:`~skdynaguide.output.snapping.snap_to_edges`, ``"guide alone snap=S"``), the
 classical baseline for it. All are paired with the guide alone.
 
 ``--redraw NAME:param=value,...`` (repeatable) redraws every refinement's clusters with the
@@ -62,8 +62,8 @@ from bench_bsds import load_split, parse_variant  # noqa: E402
 
 from skdynaguide import DynaGuideSegmenter  # noqa: E402
 from skdynaguide.guidance import PrecomputedGuidance, resolve_guidance  # noqa: E402
-from skdynaguide.segments import merge_small_segments, output_segments  # noqa: E402
-from skdynaguide.snapping import snap_to_edges  # noqa: E402
+from skdynaguide.output.segments import merge_small_segments, output_segments  # noqa: E402
+from skdynaguide.output.snapping import snap_to_edges  # noqa: E402
 from skdynaguide.metrics import (  # noqa: E402
     boundary_precision_recall_fscore,
     bsds_best_overlap,

@@ -5,7 +5,7 @@
 No pretrained weights can be downloaded on this project's machines, so the ResNet-18 is the
 architecture of ``microsoft/resnet-18`` randomly initialised (``pretrained=False``; the same
 cost as the pretrained weights) and the DINO ViT is a random model of ViT-S/8's size saved
-and loaded back through :class:`~skdynaguide.embedding.DINOEmbedder`. Prints median wall
+and loaded back through :class:`~skdynaguide.family.embedding.DINOEmbedder`. Prints median wall
 times over the repeats of:
 
 * one training step at 25,000 pixels (astronaut resized to 321×481, the BSD500 size) of the
@@ -34,10 +34,10 @@ from skimage import data
 from skimage.transform import resize
 
 from skdynaguide import DynaGuideSegmenter, RegionClassifier, ResNetFPN, repeated_scores
-from skdynaguide.embedding import ColourTextureEmbedder, DINOEmbedder
+from skdynaguide.family.embedding import ColourTextureEmbedder, DINOEmbedder
 from skdynaguide.guidance import FelzenszwalbGuidance
 from skdynaguide.metrics import hungarian_miou
-from skdynaguide.network import DynaGuideNet
+from skdynaguide.training.network import DynaGuideNet
 from skdynaguide.training import training_shape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

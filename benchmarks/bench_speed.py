@@ -79,9 +79,10 @@ def worker(spec):
         images = [np.asarray(Image.fromarray(images[0]).resize((4000, 3000), Image.BILINEAR))]
     params = dict(spec["params"])
     if spec.get("nchw"):
-        import skdynaguide.training
+        from skdynaguide.training import collection, loop, resolution, step
 
-        skdynaguide.training._MEMORY_FORMAT = torch.contiguous_format
+        for module in (collection, loop, resolution, step):  # each imported the name
+            module.MEMORY_FORMAT = torch.contiguous_format
 
     def make(**extra):
         if spec.get("preset"):
@@ -161,7 +162,7 @@ def step_flops(height, width, n_features=100, n_clusters=100):
     from torch.utils.flop_counter import FlopCounterMode
 
     from skdynaguide.losses import HuberContinuity
-    from skdynaguide.network import DynaGuideNet
+    from skdynaguide.training.network import DynaGuideNet
 
     net = DynaGuideNet(n_features, n_clusters)
     x = torch.rand(1, 3, height, width)
@@ -193,7 +194,7 @@ def trial_step_seconds(height, width, *, bf16=False, compile=False, repeats=5):
     import torch
 
     from skdynaguide.losses import HuberContinuity
-    from skdynaguide.network import DynaGuideNet
+    from skdynaguide.training.network import DynaGuideNet
 
     torch.manual_seed(0)
     net = DynaGuideNet().to(memory_format=torch.channels_last)
@@ -366,7 +367,7 @@ def main(argv=None):
         many = run_worker(dict(common, name="batched", kind="batch",
                                params=dict(params, batch_size=args.batch_size)))
         rows["one-by-one"], rows["batched"] = one, many
-        from skdynaguide.batched import batch_plan
+        from skdynaguide.training.batched import batch_plan
 
         shapes = [image.shape[:2] for _, image, _ in _load(args.data_root, args.split, args.limit)]
         plan = batch_plan(shapes, args.batch_size, params.get("max_pixels", 25000))

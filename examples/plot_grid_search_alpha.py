@@ -4,7 +4,7 @@ Choosing alpha with ``GridSearchCV``
 =====================================
 
 DynaGuide is transductive: nothing learned on one image is reused on another, so the
-cross-validation split has no training images (:class:`~skdynaguide.model_selection.TransductiveSplit`)
+cross-validation split has no training images (:class:`~skdynaguide.metrics.model_selection.TransductiveSplit`)
 and the search scores every candidate on every image (``refit=False``).
 
 The images here have known structure: noisy mosaics of a few colour patches whose ground
@@ -19,8 +19,8 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV
 
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.model_selection import TransductiveSplit
-from skdynaguide.scoring import get_scorer
+from skdynaguide.metrics.model_selection import TransductiveSplit
+from skdynaguide.metrics.scoring import get_scorer
 
 
 def mosaic(seed, size=48, n_patches=3, noise=25):

@@ -21,7 +21,7 @@ from skimage import data
 
 from skdynaguide import DynaGuideSegmenter
 from skdynaguide.plotting import plot_overlay
-from skdynaguide.scribbles import UNLABELLED
+from skdynaguide.training.scribbles import UNLABELLED
 
 image = data.coffee()  # (400, 600, 3)
 

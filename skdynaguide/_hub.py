@@ -4,7 +4,7 @@ The parts that need pretrained weights (the guidance providers
 :class:`~skdynaguide.guidance.SegFormerGuidance` and
 :class:`~skdynaguide.guidance.DiffSegGuidance`, the network builder
 :class:`~skdynaguide.ResNetFPN`, the region embedder
-:class:`~skdynaguide.embedding.DINOEmbedder`) store only their parameters. The models they
+:class:`~skdynaguide.family.embedding.DINOEmbedder`) store only their parameters. The models they
 load live here, in one module-level cache keyed by what determines the weights in memory
 (model kind, checkpoint, device, dtype, cache directory), so that :func:`sklearn.base.clone`,
 ``GridSearchCV`` and :mod:`pickle` never copy or serialise a model, and two objects with the

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from skimage.measure import label as _connected_components
 
-__all__ = ["check_image", "check_images", "check_label_map"]
+__all__ = ["check_image", "check_images", "check_label_map", "relabel_consecutive",
+           "relabel_connected"]
 
 #: Per-channel RGB mean and standard deviation of ImageNet, the input normalisation of the
 #: ImageNet-pretrained backbones (ResNet, DINO ViT): ``(rgb - mean) / std`` for rgb in [0, 1].
@@ -183,3 +185,25 @@ def relabel_consecutive(labels):
     """Map the values of an integer array onto 0..k-1 in order of first sorted value."""
     _, inverse = np.unique(labels, return_inverse=True)
     return inverse.reshape(labels.shape).astype(np.int64)
+
+
+def relabel_connected(labels, *, connectivity=1):
+    """Split every label into its connected components, labelled 0..k-1.
+
+    Parameters
+    ----------
+    labels : array-like of shape (H, W)
+        Integer label map.
+    connectivity : {1, 2}, default=1
+        1: 4-neighbourhood; 2: 8-neighbourhood.
+
+    Examples
+    --------
+    >>> from skdynaguide._image import relabel_connected
+    >>> relabel_connected([[0, 1, 0]]).tolist()
+    [[0, 1, 2]]
+    """
+    array = check_label_map(labels)
+    if connectivity not in (1, 2):
+        raise ValueError(f"connectivity must be 1 or 2, got {connectivity!r}")
+    return _connected_components(array, background=array.min() - 1, connectivity=connectivity) - 1

@@ -2,7 +2,7 @@
 
 :class:`InductiveSegmenter` reads like :class:`sklearn.cluster.KMeans`:
 :meth:`~InductiveSegmenter.fit` trains one network on a collection of images
-(:class:`~skdynaguide.collection.SharedTraining`), :meth:`~InductiveSegmenter.predict`
+(:class:`~skdynaguide.training.collection.SharedTraining`), :meth:`~InductiveSegmenter.predict`
 segments new images with its forward pass alone, and :meth:`~InductiveSegmenter.partial_fit`
 goes on training it (more images, the next frames of a video). Class k is channel k of the
 network, the same in every image.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from numbers import Integral
 
 import numpy as np
 import torch
@@ -20,43 +19,38 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._device import resolve_device
+from ._estimator import SaveMixin, SegmenterMixin, progress_bar, usable_guides
 from ._image import check_images
-from ._validation import Interval, validate_params
-from .collection import SharedTraining
-from .config import TrainingImage, config_from_params, training_shape
+from ._parameters import constraints
+from ._validation import validate_params
 from .guidance import compute_guidance, resolve_guidance
-from .scoring import bsds_score
-from .segmenter import DynaGuideSegmenter
-from .segments import merge_small_pieces
-from .training import final_labels, full_size_labels, network_input
+from .output import OutputContext, output_steps, run_steps
+from .training.collection import SharedTraining
+from .training.config import TrainingImage, config_from_params
 
 __all__ = ["InductiveSegmenter"]
 
-_SHARED = ("guidance", "continuity", "weighting", "alpha", "network", "n_features",
-           "n_clusters", "n_blocks", "residual", "guidance_weight", "matching", "max_iter",
-           "lr", "momentum", "max_pixels", "final_resolution", "min_size", "device",
-           "precision", "random_state", "verbose", "batch_size")
-
-
-class InductiveSegmenter(ClusterMixin, BaseEstimator):
+class InductiveSegmenter(SaveMixin, SegmenterMixin, ClusterMixin, BaseEstimator):
     """One network trained over a collection of images; new images by a forward pass.
 
-    :meth:`fit` trains a single network (the per-image mode's network, by default
-    :class:`~skdynaguide.network.DynaGuideNet`) on all the images it is given:
+    :meth:`fit` trains a single network (by default the per-image mode's
+    :class:`~skdynaguide.training.network.DynaGuideNet`) on all the images it is given:
     each SGD step draws ``batch_size`` random crops from the collection, every image with
     its own guidance map, and minimises the mean over the crops of the per-image loss
-    ``L_sim + w(q')·L_con + g(q')·L_gp``. :meth:`predict` then segments any image by one
-    forward pass (BatchNorm with its running statistics), with no training: a fraction of
-    a second where :class:`~skdynaguide.DynaGuideSegmenter` trains for seconds. Label k is the
-    network's channel k, so one class means the same thing in every image, and
+    ``L_sim + w(q')·L_con + g(q')·L_gp``. :meth:`predict` then segments any image with no
+    training: one forward pass gives the network's classes, which go through the same
+    output steps as :class:`~skdynaguide.DynaGuideSegmenter`'s clusters (connected segments
+    of ``min_size``, the image's guide's boundaries snapped onto its edges, strong edges
+    kept). Class k is the network's channel k, the same in every image:
+    :meth:`predict_classes` and ``classes_`` give the classes themselves, and
     :meth:`partial_fit` goes on training the network on new images (the next frames of a
-    video: a few steps each keep the labels stable over time).
+    video, whose classes then keep their ids).
 
     Parameters
     ----------
     guidance : str, GuidanceProvider or None, default="felzenszwalb"
-        Source of each image's guidance map, as in
-        :class:`~skdynaguide.DynaGuideSegmenter`; used in training only.
+        Source of each image's guidance map, as in :class:`~skdynaguide.DynaGuideSegmenter`:
+        in training, and in :meth:`predict` for the boundaries of the segments.
     continuity : str or ContinuityLoss, default="huber"
         Spatial continuity term (see :class:`~skdynaguide.DynaGuideSegmenter`).
     weighting : {"fsf", "scf"}, float or DynamicWeight, default="fsf"
@@ -66,9 +60,8 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
     network : {"cnn", "resnet18-fpn"}, NetworkBuilder or callable, default="cnn"
         The network trained (see :class:`~skdynaguide.DynaGuideSegmenter`); built once.
     n_features : int, default=100
-        Width p of the features entering the response layer. 32 trains 2.5 times and
-        predicts 2.2 times faster at the same region score and a lower boundary F
-        (``benchmarks/RESULTS.md``).
+        Width p of the features entering the response layer; smaller trains and predicts
+        faster, with less accurate boundaries.
     n_clusters : int, default=100
         Number q of response channels: the most classes the model can have.
     n_blocks : int, default=2
@@ -80,17 +73,15 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         shared by many images, position would tie classes to places in the frame rather
         than to what is there.
     guidance_weight : float, default=1000.0
-        λ in the guidance weight ``g(q') = λ / q'``. Ten times the per-image default: the
-        shared network holds the guide's regions apart only through their colours, and a
-        weaker guide lets it settle on a few colour classes (``benchmarks/RESULTS.md``).
+        λ in the guidance weight ``g(q') = λ / q'``. Higher than the per-image default: the
+        shared network holds the guide's regions apart only through their colours; lower it
+        and the classes become a few colour classes.
     matching : {"hungarian", "majority", "index", "sorted"} or GuideMatching, default="hungarian"
-        How each crop's guide segments are expressed as channels (:mod:`skdynaguide.matching`).
-        ``"hungarian"`` gives the guide segments of a crop distinct channels, each the one
-        the shared network already gives most of it: the guide holds regions apart without
-        fixing which channel they take. ``"index"`` (the per-image default) would send
-        segment k of every image to channel k, although the k-th segments of two images
-        have nothing in common; ``"majority"`` lets segments share a channel, and the
-        shared network then collapses to a few classes (``benchmarks/RESULTS.md``).
+        How each crop's guide segments are expressed as channels
+        (:mod:`skdynaguide.training.matching`). ``"hungarian"`` gives the guide segments of a
+        crop distinct channels, each the one the network already gives most of it;
+        ``"index"`` would tie segment k of every image to channel k, and ``"majority"`` lets
+        segments share a channel, which collapses a shared network to a few classes.
     max_iter : int, default=500
         SGD steps of :meth:`fit`.
     partial_iter : int, default=10
@@ -98,36 +89,40 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
     batch_size : int, default=4
         Crops per SGD step.
     crop_size : int or None, default=96
-        Side of the square training crops, cut from the images at their training size
-        (``max_pixels``); None trains on whole images (those of one step shrunk to a common
-        size).
+        Side of the square training crops, cut from the images at their training size;
+        None trains on whole images (those of one step shrunk to a common size).
     lr : float, default=0.1
         SGD learning rate.
     momentum : float, default=0.9
         SGD momentum, carried over from one :meth:`partial_fit` call to the next.
     max_pixels : int or None, default=25000
-        Images train shrunk to at most this many pixels (crops are cut from them);
-        :meth:`predict` always runs on the full-size image.
+        Images train shrunk to at most this many pixels (crops are cut from them).
     final_resolution : {"full", "training"}, default="full"
-        Where :meth:`predict` runs the network: ``"full"`` on the full-size image (the
-        labels follow the image's own edges), ``"training"`` on the image shrunk to
-        ``max_pixels``, its response upsampled bilinearly before the argmax (about as many
-        times faster as the image has more pixels than ``max_pixels``).
+        Where the network runs on an image to label it: on the full-size image, or on the
+        image shrunk to ``max_pixels`` with its response upsampled (faster on large images,
+        blurrier boundaries).
     min_size : int, float or None, default=0.001
-        Connected pieces of a class smaller than this (pixels, or a fraction of the image
-        area) take the class of the neighbour of closest colour
-        (:func:`~skdynaguide.segments.merge_small_pieces`); None returns the network's
-        argmax as it is.
+        Smallest piece, in pixels or as a fraction of the image area: smaller connected
+        pieces join a neighbour, in the segments and in the classes (which keep their ids,
+        :func:`~skdynaguide.output.segments.merge_small_pieces`). None keeps the argmax
+        as it is.
+    snap : int or None, default=2
+        The segments' boundaries are the guide's, moved onto the strongest image edge within
+        this many pixels; the network's classes decide which guide regions merge. None or 0
+        keeps the network's boundaries. See :class:`~skdynaguide.DynaGuideSegmenter`.
+    keep_edges : float in (0, 1] or None, default=0.9
+        Guide boundaries on the image's strongest edges (this quantile of its gradient) stay
+        even where one class covers both sides. See
+        :class:`~skdynaguide.DynaGuideSegmenter`.
     device : str, default="auto"
         Torch device for training and prediction (``"auto"``: CUDA if available). The
         fitted network is stored on the CPU, so a model trained on a GPU pickles and loads
         on a machine without one.
     precision : {"float32", "bfloat16", "auto"}, default="float32"
         Arithmetic of the network's forward passes in training. ``"bfloat16"`` runs them
-        under :func:`torch.autocast` (on the CPU, or a CUDA device of the Ampere generation
-        or newer): faster where the processor computes in bfloat16 natively, slower where
-        it does not. The losses, the weights and predictions stay in float32. ``"auto"``
-        is bfloat16 on a CPU with native bfloat16 instructions, float32 elsewhere.
+        under :func:`torch.autocast`: faster where the processor computes in bfloat16
+        natively, slower where it does not. The losses, the weights and predictions stay in
+        float32. ``"auto"`` is bfloat16 on a CPU with native bfloat16 instructions.
     random_state : int, RandomState instance or None, default=None
         Seeds the network's initialisation, random guidance providers and the crops.
     verbose : int, default=0
@@ -138,10 +133,12 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
     network_ : torch.nn.Module
         The trained network, on the CPU, in evaluation mode.
     labels_ : ndarray of shape (H, W) or list of such
-        The classes of the images passed to the last :meth:`fit` or :meth:`partial_fit`,
-        as :meth:`predict` gives them.
+        The segments of the images passed to the last :meth:`fit` or :meth:`partial_fit`,
+        as :meth:`predict` gives them (connected, ``0..k-1``).
     n_labels_ : int or list of int
-        Number of distinct classes per image.
+        Number of segments per image.
+    classes_ : ndarray of shape (H, W) or list of such
+        The classes of the same images, as :meth:`predict_classes` gives them.
     guidance_labels_ : ndarray of shape (H, W), None, or list of such
         The guidance map of each of those images.
     n_iter_ : int
@@ -162,9 +159,9 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
 
     Notes
     -----
-    ``benchmarks/RESULTS.md`` compares its predictions on held-out images with per-image
-    training, in quality and time, and measures the stability of video labels under
-    :meth:`partial_fit` (``benchmarks/bench_inductive.py``).
+    ``benchmarks/bench_inductive.py`` compares its predictions on held-out images with
+    per-image training, in quality and time, and measures the stability of video classes
+    under :meth:`partial_fit`. :meth:`save` and :meth:`load` keep a fitted model in a file.
 
     Examples
     --------
@@ -177,17 +174,19 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
     ...     return np.clip(image + rng.normal(0, 0.03, image.shape), 0, 1)
     >>> model = InductiveSegmenter(n_features=16, n_clusters=8, max_iter=40, crop_size=16,
     ...                            random_state=0).fit([scene(8), scene(16)])
-    >>> labels = model.predict(scene(12))
-    >>> bool(labels[0, 0] != labels[0, -1]), bool(labels[0, 0] == model.labels_[0][0, 0])
+    >>> int(model.predict(scene(12)).max())  # two connected segments, 0 and 1
+    1
+    >>> classes = model.predict_classes(scene(12))
+    >>> bool(classes[0, 0] != classes[0, -1]), bool(classes[0, 0] == model.classes_[0][0, 0])
     (True, True)
     """
 
-    _parameter_constraints: dict = {
-        **{name: DynaGuideSegmenter._parameter_constraints[name] for name in _SHARED},
-        "coordinates": ["boolean"],
-        "partial_iter": [Interval(Integral, 1, None, closed="left")],
-        "crop_size": [Interval(Integral, 1, None, closed="left"), None],
-    }
+    _parameter_constraints: dict = constraints(
+        "guidance", "continuity", "weighting", "alpha", "network", "n_features", "n_clusters",
+        "n_blocks", "residual", "guidance_weight", "matching", "max_iter", "partial_iter",
+        "batch_size", "crop_size", "lr", "momentum", "max_pixels", "final_resolution",
+        "min_size", "snap", "keep_edges", "device", "precision", "random_state", "verbose",
+        coordinates=["boolean"])
 
     def __init__(
         self,
@@ -213,6 +212,8 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         max_pixels=25000,
         final_resolution="full",
         min_size=0.001,
+        snap=2,
+        keep_edges=0.9,
         device="auto",
         precision="float32",
         random_state=None,
@@ -239,16 +240,12 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         self.max_pixels = max_pixels
         self.final_resolution = final_resolution
         self.min_size = min_size
+        self.snap = snap
+        self.keep_edges = keep_edges
         self.device = device
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
     def _resolve(self):
         """The validated parameters resolved: ``(config, provider)``."""
@@ -327,26 +324,15 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         if provider is not None:
             seeds = self._random.randint(np.iinfo(np.int32).max, size=len(images))
             guides = compute_guidance(provider, images, [int(s) for s in seeds])
-        items = [TrainingImage(image=image, seed=0, guide=_usable(guide, i))
-                 for i, (image, guide) in enumerate(zip(images, guides))]
-        bar = progress = None
-        if self.verbose >= 1:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_steps, desc="training", unit="step", leave=False)
-
-            def progress(step, loss):
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3g}", refresh=False)
-
-        try:
+        items = [TrainingImage(image=image, seed=0, guide=guide)
+                 for image, guide in zip(images, usable_guides(guides))]
+        with progress_bar(self.verbose, n_steps, "training", "step",
+                          lambda step, loss: {"loss": f"{loss:.3g}"}) as progress:
             finite = training.run(items, n_steps, batch_size=self.batch_size,
                                   crop_size=self.crop_size, rng=self._random, progress=progress)
-        finally:
-            if bar is not None:
-                bar.close()
         network = training.net.to("cpu").eval()
-        segments = self._predict(network, images, training.config.device)
+        classes, segments = self._outputs(network, images, [item.guide for item in items],
+                                          training.config.device)
         if not finite:
             warnings.warn(
                 f"The loss became NaN or infinite at step {training.n_iter + 1}; training "
@@ -364,33 +350,55 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         self.precision_ = training.config.precision
         pick = (lambda values: values) if is_batch else (lambda values: values[0])
         self.labels_ = pick(segments)
-        self.n_labels_ = pick([len(np.unique(labels)) for labels in segments])
+        self.n_labels_ = pick([int(labels.max()) + 1 for labels in segments])
+        self.classes_ = pick(classes)
         self.guidance_labels_ = pick(guides)
         return self
 
     # -- prediction ---------------------------------------------------------------------
 
-    def _predict(self, network, images, device):
-        """The classes ``network`` gives each image, small pieces merged (``min_size``)."""
+    def _outputs(self, network, images, guides, device, *, classes=True, segments=True):
+        """Each image's classes and segments, through the output pipeline.
+
+        The network's full-size clusters (:class:`~skdynaguide.output.FinalResolution`) are
+        its channels: as classes, their small pieces merge into neighbours
+        (``min_size``) and the ids stay; as segments, they go through the same steps as
+        :class:`~skdynaguide.DynaGuideSegmenter`'s clusters (connected segments, the
+        guide's boundaries redrawn, strong edges kept).
+        """
         net = copy.deepcopy(network).to(device)
-        out = []
-        for i, image in enumerate(images):
-            if self.final_resolution == "full":
-                labels = full_size_labels(net, image)
-            else:
-                labels = _network_labels(net, image, self.max_pixels)
-            if labels is None:
-                raise RuntimeError(
-                    f"the network's response to image {i} is not finite (its weights "
-                    "diverged, e.g. under a too large lr); train again with a smaller lr"
-                )
-            if self.min_size is not None:
-                labels = merge_small_pieces(image, labels, self.min_size)
-            out.append(labels)
-        return out
+        resolution, *class_steps = output_steps(
+            min_size=self.min_size, final_resolution=self.final_resolution, classes=True)
+        segment_steps = output_steps(min_size=self.min_size, snap=self.snap,
+                                     keep_edges=self.keep_edges)
+        out_classes, out_segments = [], []
+        for image, guide in zip(images, guides):
+            context = OutputContext(image=image, guide=guide, network=net,
+                                    max_pixels=self.max_pixels)
+            clusters = resolution(None, context)
+            if classes:
+                out_classes.append(run_steps(class_steps, clusters, context))
+            if segments:
+                out_segments.append(run_steps(segment_steps, clusters, context))
+        return out_classes, out_segments
+
+    def _predict_guides(self, images):
+        """The guides of new images (None without guidance), seeded from ``random_state``."""
+        provider = resolve_guidance(self.guidance)
+        if provider is None:
+            return [None] * len(images)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(images))
+        guides = compute_guidance(provider, images, [int(s) for s in seeds])
+        return [None if guide.max() == 0 else guide for guide in guides]
 
     def predict(self, X):
         """Segment image(s) with the trained network: a forward pass, no training.
+
+        Each image's guide is computed (``guidance``), the network's classes are made into
+        connected segments whose boundaries are the guide's snapped onto the image's edges
+        (``min_size``, ``snap``, ``keep_edges``), as :class:`~skdynaguide.DynaGuideSegmenter`
+        makes its segments.
 
         Parameters
         ----------
@@ -400,14 +408,40 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (H, W), or list of such for several images
-            Class ids (channels of the network, in ``0..n_clusters-1``), the same class
-            meaning the same thing in every image.
+            Connected segments ``0..k-1`` per image. :meth:`predict_classes` gives the
+            network's classes instead, whose ids mean the same in every image.
         """
+        images, is_batch = self._check_predict(X)
+        _, segments = self._outputs(self.network_, images, self._predict_guides(images),
+                                    resolve_device(self.device), classes=False)
+        return segments if is_batch else segments[0]
+
+    def predict_classes(self, X):
+        """The network's classes on image(s): class k is channel k in every image.
+
+        Small pieces (``min_size``) join the class of a neighbour; the boundaries are the
+        network's own. The classes of the images of the last :meth:`fit` or
+        :meth:`partial_fit` are in ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            One image or several, of any sizes; see :meth:`fit`.
+
+        Returns
+        -------
+        classes : ndarray of shape (H, W), or list of such for several images
+            Class ids in ``0..n_clusters-1``.
+        """
+        images, is_batch = self._check_predict(X)
+        classes, _ = self._outputs(self.network_, images, [None] * len(images),
+                                   resolve_device(self.device), segments=False)
+        return classes if is_batch else classes[0]
+
+    def _check_predict(self, X):
         check_is_fitted(self, "network_")
         validate_params(self._parameter_constraints, self.get_params(deep=False))
-        images, is_batch = check_images(X)
-        labels = self._predict(self.network_, images, resolve_device(self.device))
-        return labels if is_batch else labels[0]
+        return check_images(X)
 
     def fit_predict(self, X, y=None):
         """Train on ``X`` and return its classes (also stored in ``labels_``).
@@ -424,58 +458,6 @@ class InductiveSegmenter(ClusterMixin, BaseEstimator):
         labels : ndarray of shape (H, W), or list of such for several images
         """
         return self.fit(X).labels_
-
-    def score(self, X, y):
-        """Best-overlap segment mIoU of :meth:`predict` on ``X`` against ``y``.
-
-        The BSD500 "All" figure of :meth:`DynaGuideSegmenter.score
-        <skdynaguide.DynaGuideSegmenter.score>`.
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Image(s) to segment.
-        y : array-like of shape (H, W), or list with one entry per image
-            Ground truth per image: one label map, or several annotations.
-
-        Returns
-        -------
-        score : float in [0, 1]
-        """
-        predictions = self.predict(X)
-        if not isinstance(predictions, list):
-            predictions, y = [predictions], [y]
-        return bsds_score(y, predictions, which="all")
-
-
-def _network_labels(net, image, max_pixels):
-    """The argmax of ``net`` (in evaluation mode) on ``image`` shrunk to ``max_pixels``,
-    its response upsampled bilinearly to the full size; None if it is not finite."""
-    shape = training_shape(*image.shape[:2], max_pixels)
-    device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            response = net(network_input(image, shape, device))
-    finally:
-        net.train(was_training)
-    labels, reason = final_labels(response, "max_iter", None, image.shape[:2])
-    return None if reason == "nonfinite" else labels
-
-
-def _usable(guide, index):
-    """The guide, or None (with a warning) when it has one label and marks no boundary."""
-    if guide is not None and guide.max() == 0:
-        warnings.warn(
-            f"The guidance map of image {index} has a single label; that image trains "
-            "without the guidance term",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-    return guide
-
 
 def _to_device(state, device):
     """An optimizer ``state_dict`` with its tensors moved to ``device``."""

@@ -8,7 +8,7 @@ three modes:
   a few more steps (:meth:`~skdynaguide.InductiveSegmenter.partial_fit`) on each next one,
   so its classes follow the scene and keep their meaning from frame to frame;
 * ``"shared"``: one :class:`~skdynaguide.InductiveSegmenter` trained once on a subsample of
-  the frames, then a forward pass per frame (:meth:`~skdynaguide.InductiveSegmenter.predict`);
+  the frames, then a forward pass per frame (:meth:`~skdynaguide.InductiveSegmenter.predict_classes`);
 * ``"independent"``: a fresh :class:`~skdynaguide.DynaGuideSegmenter` run per frame, the
   per-image method applied to every frame, with segment ids that mean nothing across frames.
 
@@ -250,12 +250,12 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
         * ``"warm"``: :meth:`~skdynaguide.InductiveSegmenter.fit` on the first
           ``warm_frames`` frames (``max_iter`` steps), then for each next frame
           :meth:`~skdynaguide.InductiveSegmenter.partial_fit` (``partial_iter`` steps,
-          without guidance unless ``warm_guidance``) and its ``labels_``. Class ids
+          without guidance unless ``warm_guidance``) and its ``classes_``. Class ids
           keep their meaning from frame to frame while the network follows the changing
           scene.
         * ``"shared"``: one :meth:`~skdynaguide.InductiveSegmenter.fit` on at most
           ``shared_frames`` frames spread evenly over the sequence, then
-          :meth:`~skdynaguide.InductiveSegmenter.predict` (a forward pass) on every frame.
+          :meth:`~skdynaguide.InductiveSegmenter.predict_classes` (a forward pass) on every frame.
           Class ids mean the same in every frame; the network does not change over time.
         * ``"independent"``: :meth:`~skdynaguide.DynaGuideSegmenter.fit_predict` on each
           frame from scratch: every frame as good as a per-image run, but segment ids are
@@ -359,12 +359,12 @@ def _warm(frames, model, warm_frames, warm_guidance):
     first = [np.asarray(frame) for frame in islice(frames, warm_frames)]
     if not first:
         return
-    # fitted on a list, labels_ is a list too: one map per frame
-    yield from model.fit(first).labels_
+    # fitted on a list, classes_ is a list too: one map per frame
+    yield from model.fit(first).classes_
     if not warm_guidance:
         model.set_params(guidance=None)  # the model is segment_frames' own clone
     for frame in frames:
-        yield model.partial_fit(np.asarray(frame)).labels_
+        yield model.partial_fit(np.asarray(frame)).classes_
 
 
 def _shared(frames, model, shared_frames):
@@ -374,7 +374,7 @@ def _shared(frames, model, shared_frames):
     step = 1 if shared_frames is None else math.ceil(len(frames) / shared_frames)
     model.fit(frames[::step])
     for frame in frames:
-        yield model.predict(frame)
+        yield model.predict_classes(frame)
 
 
 def _independent(frames, segmenter):

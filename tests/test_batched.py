@@ -1,4 +1,4 @@
-"""Batched training (skdynaguide.batched): B images in one pass equal B images one by one."""
+"""Batched training (skdynaguide.training.batched): B images in one pass equal B images one by one."""
 import warnings
 
 import numpy as np
@@ -8,12 +8,12 @@ from skimage import data
 
 from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.batched import StackedDynaGuideNet, batch_plan
+from skdynaguide.training.batched import StackedDynaGuideNet, batch_plan
 from skdynaguide.training import segment_batch
 from skdynaguide.losses import HuberContinuity, resolve_weighting
-from skdynaguide.matching import resolve_matching
-from skdynaguide.network import DynaGuideNet
-from skdynaguide.scribbles import UNLABELLED
+from skdynaguide.training.matching import resolve_matching
+from skdynaguide.training.network import DynaGuideNet
+from skdynaguide.training.scribbles import UNLABELLED
 
 # A grouped convolution sums some of its gradients in another order than B separate ones
 # (which kernel runs depends on the shapes and on the threads), so the stacked step differs

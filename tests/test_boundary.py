@@ -12,8 +12,8 @@ from skdynaguide.metrics import (
     boundary_precision_recall_fscore,
     bsds_boundary,
 )
-from skdynaguide.model_selection import TransductiveSplit
-from skdynaguide.scoring import SCORER_NAMES, boundary_score, get_scorer
+from skdynaguide.metrics.model_selection import TransductiveSplit
+from skdynaguide.metrics.scoring import SCORER_NAMES, boundary_score, get_scorer
 
 
 def _cut(cut, shape=(10, 20)):

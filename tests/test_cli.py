@@ -186,7 +186,7 @@ def test_evaluate_bsds_scores_saved_predictions(scored_dirs, tmp_path, capsys):
     assert "fine       0.6667" in out  # (2 + 4 * 0.5) / 6
     assert "coarse     1.0000" in out
     rows = table.read_text().splitlines()
-    assert rows[0] == "image,n_segments,all,fine,coarse,mean"
+    assert rows[0] == "image,n_segments,all,fine,coarse,mean,covering"
     assert rows[1].startswith("a,2,1.0,") and rows[2].startswith("b,2,")
 
 

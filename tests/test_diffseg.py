@@ -691,7 +691,7 @@ def test_presets_are_the_originals_published_settings():
 
 
 def test_dynaguide_diffseg_preset_carries_the_guide_and_the_paper_training(tiny_sd4):
-    from skdynaguide.presets import PRESETS
+    from skdynaguide.family.presets import PRESETS
 
     a = DynaGuideSegmenter.from_preset("dynaguide-diffseg")
     paper = DynaGuideSegmenter.from_preset("dynaguide-paper").get_params(deep=False)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from skdynaguide import RegionClassifier
 from skdynaguide._image import check_image
-from skdynaguide.embedding import DINOEmbedder, resolve_embedder
+from skdynaguide.family.embedding import DINOEmbedder, resolve_embedder
 from skdynaguide.guidance import WeightsNotFoundError
 
 pytest.importorskip("transformers")

@@ -11,11 +11,11 @@ from sklearn.exceptions import NotFittedError
 
 from helpers import QUADRANT_COLOURS, make_quadrants
 from skdynaguide import InductiveSegmenter
-from skdynaguide.collection import SharedTraining
-from skdynaguide.config import TrainingConfig, TrainingImage
+from skdynaguide.training.collection import SharedTraining
+from skdynaguide.training.config import TrainingConfig, TrainingImage
 from skdynaguide.losses import FSFWeight, HuberContinuity
-from skdynaguide.network import DynaGuideNet
-from skdynaguide.segments import merge_small_pieces
+from skdynaguide.training.network import DynaGuideNet
+from skdynaguide.output.segments import merge_small_pieces
 
 SMALL = dict(n_features=16, n_clusters=8, crop_size=16, batch_size=4, guidance_weight=100,
              random_state=0)
@@ -49,14 +49,14 @@ def model():
 def test_a_new_image_is_segmented_by_the_trained_network_with_shared_classes(model):
     model, scenes = model
     new = _scene((GREEN, RED), 9, 7, size=(26, 40))
-    labels = model.predict(new)
+    labels = model.predict_classes(new)
     assert labels.shape == (26, 40)
     # the two colours are two classes, and each keeps the class it had in training
-    red_class = model.labels_[0][12, 2]
-    blue_class = model.labels_[0][12, -2]
-    green_class = model.labels_[1][12, -2]
+    red_class = model.classes_[0][12, 2]
+    blue_class = model.classes_[0][12, -2]
+    green_class = model.classes_[1][12, -2]
     assert len({red_class, blue_class, green_class}) == 3
-    assert model.labels_[2][10, 2] == red_class and model.labels_[1][12, 2] == blue_class
+    assert model.classes_[2][10, 2] == red_class and model.classes_[1][12, 2] == blue_class
     assert (labels[:, :8] == green_class).mean() > 0.95
     assert (labels[:, 10:] == red_class).mean() > 0.95
 
@@ -66,6 +66,8 @@ def test_predict_trains_nothing_and_repeats_fit_labels(model):
     before = {k: v.clone() for k, v in model.network_.state_dict().items()}
     again = model.predict(scenes)
     for ours, theirs in zip(again, model.labels_):
+        np.testing.assert_array_equal(ours, theirs)
+    for ours, theirs in zip(model.predict_classes(scenes), model.classes_):
         np.testing.assert_array_equal(ours, theirs)
     after = model.network_.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -100,12 +102,12 @@ def test_partial_fit_goes_on_from_the_current_network():
     assert model.n_iter_ == 45 and len(model.loss_history_["loss"]) == 45
     assert not all(torch.equal(weights[k], v) for k, v in model.network_.state_dict().items())
     assert not torch.equal(momentum, model._optimizer_state["state"][0]["momentum_buffer"])
-    # the labels of the new frame are those predict gives it
-    np.testing.assert_array_equal(model.labels_, model.predict(frames[1]))
+    # the classes of the new frame are those predict_classes gives it
+    np.testing.assert_array_equal(model.classes_, model.predict_classes(frames[1]))
     # the boundary moved with the frame, the classes stayed
-    red = model.labels_[12, 2]
-    assert (model.labels_[:, :11] == red).mean() > 0.9
-    assert (model.labels_[:, 12:] != red).mean() > 0.9
+    red = model.classes_[12, 2]
+    assert (model.classes_[:, :11] == red).mean() > 0.9
+    assert (model.classes_[:, 12:] != red).mean() > 0.9
 
     # partial_fit on an unfitted model starts a fresh network for partial_iter steps
     fresh = InductiveSegmenter(max_iter=40, partial_iter=5, **SMALL).partial_fit(frames[0])
@@ -124,8 +126,8 @@ def test_partial_fit_refuses_a_network_of_another_shape():
 def test_classes_keep_their_ids_and_small_pieces_are_merged():
     image, truth = make_quadrants(32, 32)
     model = InductiveSegmenter(max_iter=30, min_size=None, **SMALL).fit(_noisy(image, 0))
-    raw = model.predict(image)
-    labels = model.set_params(min_size=20).predict(image)
+    raw = model.predict_classes(image)
+    labels = model.set_params(min_size=20).predict_classes(image)
     assert set(np.unique(labels)) <= set(np.unique(raw))
     # every class piece in the merged map is at least 20 pixels
     from skdynaguide.metrics import relabel_connected
@@ -159,7 +161,7 @@ def test_a_single_label_guide_is_not_used_with_a_warning():
 
     image = _scene((RED, BLUE), 10, 0)
     guide = PrecomputedGuidance([np.zeros((24, 32), int)])
-    with pytest.warns(UserWarning, match="single label; that image trains without"):
+    with pytest.warns(UserWarning, match="single label; they were trained without"):
         InductiveSegmenter(guidance=guide, max_iter=2, **SMALL).fit([image])
 
 
@@ -252,8 +254,8 @@ def test_predict_at_the_training_resolution_agrees_with_the_full_size_pass(model
     big = _scene((RED, BLUE), 30, 3, size=(60, 80))  # 4800 pixels, trained at 1200
     shrunk = clone(fitted).set_params(max_pixels=1200, final_resolution="training")
     shrunk.network_ = fitted.network_
-    full = fitted.predict(big)
-    quick = shrunk.predict(big)
+    full = fitted.predict_classes(big)
+    quick = shrunk.predict_classes(big)
     assert quick.shape == full.shape == (60, 80)
     assert (quick == full).mean() > 0.95
     with pytest.raises(ValueError, match="final_resolution must be one of"):
@@ -268,3 +270,52 @@ def test_partial_fit_uses_the_current_learning_rate_not_the_saved_one():
     assert model._optimizer_state["param_groups"][0]["lr"] == 1e-12
     for name, value in model.network_.named_parameters():
         torch.testing.assert_close(value, before[name], rtol=0, atol=1e-6)
+
+
+def test_predict_makes_segments_through_the_per_image_output_pipeline(model):
+    """The classes of a new image, drawn as DynaGuideSegmenter draws its clusters: the
+    image's guide snapped, connected segments of min_size, strong edges kept."""
+    from skdynaguide.guidance import FelzenszwalbGuidance
+    from skdynaguide.output import output_segments
+
+    fitted, _ = model
+    new = _scene((GREEN, RED), 9, 7, size=(26, 40))
+    segments = fitted.predict(new)
+    raw = clone(fitted).set_params(min_size=None)
+    raw.network_ = fitted.network_
+    expected = output_segments(new, raw.predict_classes(new), FelzenszwalbGuidance()(new),
+                               min_size=fitted.min_size, snap=fitted.snap,
+                               keep_edges=fitted.keep_edges)
+    np.testing.assert_array_equal(segments, expected)
+    assert segments.max() + 1 == len(np.unique(segments)) == 2  # connected, 0..k-1
+    assert fitted.n_labels_ == [int(s.max()) + 1 for s in fitted.labels_]
+
+
+def test_a_saved_model_loads_back_and_bad_files_are_named(model, tmp_path, monkeypatch):
+    import skdynaguide._estimator as estimator
+
+    fitted, scenes = model
+    path = fitted.save(tmp_path / "model.skdg")
+    loaded = InductiveSegmenter.load(path)
+    np.testing.assert_array_equal(loaded.predict(scenes[1]), fitted.predict(scenes[1]))
+    np.testing.assert_array_equal(loaded.predict_classes(scenes[1]), fitted.classes_[1])
+
+    truncated = tmp_path / "truncated.skdg"
+    truncated.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    with pytest.raises(ValueError, match=r"truncated\.skdg: the saved model is truncated"):
+        InductiveSegmenter.load(truncated)
+    garbage = tmp_path / "garbage.skdg"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"garbage\.skdg: not a saved InductiveSegmenter"):
+        InductiveSegmenter.load(garbage)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        InductiveSegmenter.load(tmp_path / "missing.skdg")
+
+    monkeypatch.setattr(estimator, "__version__", "0.0.1")
+    old = fitted.save(tmp_path / "old.skdg")
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"old\.skdg was saved by skdynaguide 0\.0\.1 .* this "
+                                         r"is skdynaguide \d"):
+        InductiveSegmenter.load(old)
+    with pytest.raises(NotFittedError):
+        InductiveSegmenter().save(tmp_path / "unfitted.skdg")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from skdynaguide.matching import (
+from skdynaguide.training.matching import (
     GuideMatching,
     HungarianMatching,
     IndexMatching,

@@ -7,8 +7,8 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter, HuberContinuity, KMeansGuidance, evaluate
-from skdynaguide.model_selection import TransductiveSplit
-from skdynaguide.scoring import SCORER_NAMES, bsds_score, get_scorer, hungarian_score
+from skdynaguide.metrics.model_selection import TransductiveSplit
+from skdynaguide.metrics.scoring import SCORER_NAMES, bsds_score, get_scorer, hungarian_score
 
 
 def _dataset():

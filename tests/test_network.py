@@ -5,7 +5,7 @@ from torch import nn
 
 from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.network import DynaGuideNet, resolve_network
+from skdynaguide.training.network import DynaGuideNet, resolve_network
 
 
 def test_output_keeps_the_input_size():

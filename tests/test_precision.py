@@ -6,10 +6,10 @@ import torch
 from helpers import make_quadrants
 from skdynaguide import DynaGuideSegmenter, InductiveSegmenter
 from skdynaguide._device import check_precision
-from skdynaguide.config import TrainingConfig, TrainingImage
+from skdynaguide.training.config import TrainingConfig, TrainingImage
 from skdynaguide.losses import FSFWeight, HuberContinuity
 from skdynaguide.metrics import bsds_best_overlap
-from skdynaguide.network import DynaGuideNet
+from skdynaguide.training.network import DynaGuideNet
 from skdynaguide.training import train
 
 

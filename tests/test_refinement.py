@@ -9,12 +9,12 @@ import torch
 
 from helpers import make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.batched import StackedDynaGuideNet
+from skdynaguide.training.batched import StackedDynaGuideNet
 from skdynaguide.guidance import PrecomputedGuidance
 from skdynaguide.metrics import boundary_fscore, boundary_map, bsds_best_overlap
-from skdynaguide.segments import merge_small_segments, output_segments
-from skdynaguide.snapping import snap_to_edges
-from skdynaguide.network import DynaGuideNet
+from skdynaguide.output.segments import merge_small_segments, output_segments
+from skdynaguide.output.snapping import snap_to_edges
+from skdynaguide.training.network import DynaGuideNet
 from skdynaguide.training import full_size_labels
 
 

@@ -15,9 +15,9 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skdynaguide import RegionClassifier, repeated_scores
-from skdynaguide.embedding import ColourTextureEmbedder, RegionEmbedder
+from skdynaguide.family.embedding import ColourTextureEmbedder, RegionEmbedder
 from skdynaguide.metrics import hungarian_miou
-from skdynaguide.regions import cluster_regions
+from skdynaguide.family.regions import cluster_regions
 
 RED, GREEN, BLUE = 0, 1, 2
 

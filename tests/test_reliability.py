@@ -24,12 +24,12 @@ from skdynaguide._resources import (TrainingMemoryError, available_bytes, check_
                                     training_bytes)
 from skdynaguide import cli
 from skdynaguide.cli import main
-from skdynaguide.evaluation import evaluate
+from skdynaguide.metrics.evaluation import evaluate
 from skdynaguide import _hub
 from skdynaguide.guidance import GuidanceProvider, PrecomputedGuidance
 from skdynaguide.losses import FixedWeight, L1Continuity
-from skdynaguide.matching import resolve_matching
-from skdynaguide.network import CNNBuilder
+from skdynaguide.training.matching import resolve_matching
+from skdynaguide.training.network import CNNBuilder
 from skdynaguide.training import segment_image
 
 REPO = Path(__file__).resolve().parents[1]

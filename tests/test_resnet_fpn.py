@@ -13,8 +13,8 @@ from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter, ResNetFPN, _hub
 from skdynaguide.guidance import WeightsNotFoundError, clear_model_cache
 from skdynaguide.metrics import hungarian_miou
-from skdynaguide.network import resolve_network
-from skdynaguide.resnet_fpn import ResNetFPNNet
+from skdynaguide.training.network import resolve_network
+from skdynaguide.family.resnet_fpn import ResNetFPNNet
 
 pytest.importorskip("transformers")
 

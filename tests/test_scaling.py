@@ -10,7 +10,7 @@ import torch
 
 from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.network import DynaGuideNet
+from skdynaguide.training.network import DynaGuideNet
 
 
 class RecordingNet:

@@ -6,7 +6,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.scribbles import UNLABELLED, check_scribbles, resize_scribbles
+from skdynaguide.training.scribbles import UNLABELLED, check_scribbles, resize_scribbles
 
 INTERIORS = [(slice(3, 13), slice(3, 13)), (slice(3, 13), slice(19, 29)),
              (slice(19, 29), slice(3, 13)), (slice(19, 29), slice(19, 29))]

@@ -4,7 +4,7 @@ import pytest
 
 from helpers import make_quadrants
 from skdynaguide.metrics import relabel_connected
-from skdynaguide.segments import merge_small_segments
+from skdynaguide.output.segments import merge_small_segments
 
 
 def _checkerboard(block=5):

@@ -3,8 +3,8 @@ import pytest
 
 from helpers import FAST, make_quadrants
 from skdynaguide import DynaGuideSegmenter
-from skdynaguide.presets import PRESETS
-from skdynaguide.silhouette import silhouette_count
+from skdynaguide.family.presets import PRESETS
+from skdynaguide.training.silhouette import silhouette_count
 
 # DFC-style training with a continuity weight so large that the clusters merge into one
 COLLAPSING = {**FAST, "guidance": None, "continuity": "l1", "weighting": 50.0, "max_iter": 60}

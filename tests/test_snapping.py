@@ -4,7 +4,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from skdynaguide.metrics import boundary_fscore, bsds_best_overlap
-from skdynaguide.snapping import colour_gradient, redraw_boundaries, snap_to_edges
+from skdynaguide.output.snapping import colour_gradient, redraw_boundaries, snap_to_edges
 
 
 def step_image(height=20, width=30, edge=15, noise=0.0, seed=0):

@@ -4,7 +4,7 @@ import torch
 from helpers import make_quadrants
 from skdynaguide._image import check_image
 from skdynaguide.losses import FixedWeight, HuberContinuity, L1Continuity, FSFWeight
-from skdynaguide.matching import HungarianMatching
+from skdynaguide.training.matching import HungarianMatching
 from skdynaguide.training import segment_image, training_shape
 
 

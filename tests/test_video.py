@@ -177,7 +177,7 @@ def _numbered(n):
     (4, [0, 3, 6, 9]), (5, [0, 2, 4, 6, 8]), (8, [0, 2, 4, 6, 8]), (None, list(range(10))),
 ])
 def test_shared_mode_trains_once_on_every_kth_frame(monkeypatch, shared_frames, trained):
-    fits, predicts = _spy(monkeypatch, "fit"), _spy(monkeypatch, "predict")
+    fits, predicts = _spy(monkeypatch, "fit"), _spy(monkeypatch, "predict_classes")
     model = InductiveSegmenter(**{**SMALL, "max_iter": 2, "min_size": None})
     labels = list(segment_frames(_numbered(10), "shared", segmenter=model,
                                  shared_frames=shared_frames))

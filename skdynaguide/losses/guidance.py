@@ -13,7 +13,7 @@ class GuidanceLoss:
     """``L_gp = CE(R', P̃)``, the mean over guided pixels.
 
     ``P̃`` is the guidance map already expressed in the network's channel space (see
-    :mod:`skdynaguide.matching`); pixels whose target is ``IGNORE`` (−1) are left out, and the
+    :mod:`skdynaguide.training.matching`); pixels whose target is ``IGNORE`` (−1) are left out, and the
     loss is zero when every pixel is left out.
 
     Examples

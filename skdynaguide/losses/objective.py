@@ -113,7 +113,7 @@ class LossTerm:
     :attr:`weight_name` (the history key of the weight, when it is worth recording),
     implement :meth:`weight` and :meth:`__call__`, and may restrict :meth:`active`; a
     classmethod :meth:`from_config` builds the term from a
-    :class:`~skdynaguide.config.TrainingConfig`.
+    :class:`~skdynaguide.training.config.TrainingConfig`.
 
     Examples
     --------
@@ -234,7 +234,7 @@ class GuidanceTerm(LossTerm):
     Parameters
     ----------
     matching : GuideMatching
-        Guide segments to channels (:mod:`skdynaguide.matching`).
+        Guide segments to channels (:mod:`skdynaguide.training.matching`).
     guidance_weight : float
         λ.
     n_clusters : int
@@ -243,7 +243,7 @@ class GuidanceTerm(LossTerm):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.matching import IndexMatching
+    >>> from skdynaguide.training.matching import IndexMatching
     >>> from skdynaguide.losses.objective import GuidanceTerm, ImageTargets, Step
     >>> term = GuidanceTerm(IndexMatching(), guidance_weight=100.0, n_clusters=2)
     >>> guide = torch.tensor([[[0, 1]]])
@@ -370,7 +370,7 @@ class Objective:
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.config import TrainingConfig
+    >>> from skdynaguide.training.config import TrainingConfig
     >>> from skdynaguide.losses import FixedWeight, L1Continuity
     >>> from skdynaguide.losses.objective import ImageTargets, Objective, Step
     >>> objective = Objective.from_config(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._registry import Pluggable
+from ..._registry import Pluggable
 
 __all__ = ["RegionEmbedder", "resolve_embedder", "region_sums"]
 
@@ -29,8 +29,8 @@ class RegionEmbedder(Pluggable, BaseEstimator, family="embedder"):
     An embedder describing each region by its mean colour:
 
     >>> import numpy as np
-    >>> from skdynaguide.embedding import RegionEmbedder
-    >>> from skdynaguide.embedding.base import region_sums
+    >>> from skdynaguide.family.embedding import RegionEmbedder
+    >>> from skdynaguide.family.embedding.base import region_sums
     >>> class MeanColour(RegionEmbedder, name="mean-colour-example"):
     ...     def embed(self, image, regions):
     ...         k = int(regions.max()) + 1
@@ -64,7 +64,7 @@ def resolve_embedder(embedder):
 
     Examples
     --------
-    >>> from skdynaguide.embedding import resolve_embedder
+    >>> from skdynaguide.family.embedding import resolve_embedder
     >>> type(resolve_embedder("colour")).__name__
     'ColourTextureEmbedder'
     """
@@ -77,7 +77,7 @@ def region_sums(regions, values, n_regions):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.embedding.base import region_sums
+    >>> from skdynaguide.family.embedding.base import region_sums
     >>> region_sums(np.array([[0, 1, 1]]), np.array([[[1.0], [2.0], [3.0]]]), 2)
     array([[1.],
            [5.]])

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 from sklearn.base import BaseEstimator, clone
 
-from .guidance.diffseg import DiffSegGuidance
-from .guidance.segformer import SegFormerGuidance
+from ..guidance.diffseg import DiffSegGuidance
+from ..guidance.segformer import SegFormerGuidance
 
 __all__ = ["PRESETS"]
 

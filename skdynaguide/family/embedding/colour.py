@@ -6,7 +6,7 @@ from scipy import ndimage
 from skimage.color import rgb2lab
 from skimage.filters import sobel
 
-from .._image import check_scalar_float, check_scalar_int
+from ..._image import check_scalar_float, check_scalar_int
 from .base import RegionEmbedder, region_sums
 
 __all__ = ["ColourTextureEmbedder"]

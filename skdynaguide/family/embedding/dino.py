@@ -7,9 +7,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import _hub
-from .._device import resolve_device
-from .._image import IMAGENET_MEAN, IMAGENET_STD, check_scalar_int
+from ... import _hub
+from ..._device import resolve_device
+from ..._image import IMAGENET_MEAN, IMAGENET_STD, check_scalar_int
 from .base import RegionEmbedder
 
 __all__ = ["DINOEmbedder"]

@@ -16,8 +16,7 @@ import numbers
 import numpy as np
 from skimage.color import rgb2lab
 
-from ._image import check_image, check_label_map, relabel_consecutive
-from .metrics import relabel_connected
+from .._image import check_image, check_label_map, relabel_connected
 
 __all__ = ["merge_small_segments", "merge_small_pieces", "output_segments"]
 
@@ -173,12 +172,15 @@ def output_segments(image, clusters, guide=None, *, min_size=0.0005, snap=2,
                     keep_edges=0.9):
     """What :class:`~skdynaguide.DynaGuideSegmenter` returns for an image's clusters.
 
+    The output pipeline (:mod:`skdynaguide.output.pipeline`) after its first step, applied
+    to ``clusters``.
+
     The clusters become connected segments of ``min_size``
     (:func:`merge_small_segments`); then, with ``snap``, their boundaries are drawn from
     the guide's moved onto the image's edges
-    (:func:`~skdynaguide.snapping.redraw_boundaries`; the strong edges of the image
+    (:func:`~skdynaguide.output.snapping.redraw_boundaries`; the strong edges of the image
     between guide regions are kept, ``keep_edges``), or without a guide are themselves
-    moved onto them (:func:`~skdynaguide.snapping.snap_to_edges`), and the segments are
+    moved onto them (:func:`~skdynaguide.output.snapping.snap_to_edges`), and the segments are
     made connected and of ``min_size`` again. It lets the output of a fitted segmenter be
     redrawn with other ``min_size``, ``snap`` or ``keep_edges`` values without training
     again.
@@ -215,20 +217,12 @@ def output_segments(image, clusters, guide=None, *, min_size=0.0005, snap=2,
     >>> output_segments(image, clusters, guide, min_size=0, snap=None)[0].tolist()
     [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
     """
-    from .snapping import redraw_boundaries, snap_to_edges
+    from .pipeline import OutputContext, output_steps, run_steps
 
-    labels = clusters
-    if min_size is not None:
-        labels = merge_small_segments(image, labels, min_size)
-    if not snap:
-        return check_label_map(labels)
-    if guide is None:
-        labels = snap_to_edges(image, labels, snap)
-    else:
-        labels = redraw_boundaries(image, labels, guide, snap, keep_edges=keep_edges)
-    if min_size is None:
-        return relabel_consecutive(labels)
-    return merge_small_segments(image, labels, min_size)
+    context = OutputContext(image=check_image(image),
+                            guide=None if guide is None else check_label_map(guide, name="guide"))
+    steps = output_steps(min_size=min_size, snap=snap, keep_edges=keep_edges)
+    return run_steps(steps, check_label_map(clusters, shape=context.image.shape[:2]), context)
 
 
 def _min_size_in_pixels(min_size, area):

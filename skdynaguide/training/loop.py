@@ -2,8 +2,8 @@
 
 :func:`train` trains one fresh network per image, for B ≥ 1 images of one training size in
 the same forward and backward passes, under one frozen
-:class:`~skdynaguide.config.TrainingConfig`. One image is the plain case (its own network);
-several are stacked as grouped convolutions (:mod:`skdynaguide.batched`) when the
+:class:`~skdynaguide.training.config.TrainingConfig`. One image is the plain case (its own network);
+several are stacked as grouped convolutions (:mod:`skdynaguide.training.batched`) when the
 configuration allows it, and otherwise train one after the other through the same code.
 The estimator resolves its parameters into the configuration once, plans the batches and
 calls :func:`train` per batch; :func:`segment_image` and :func:`segment_batch` call it with
@@ -22,19 +22,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._image import relabel_consecutive
-from ._upsampling import upsampled_argmax
+from .._image import relabel_consecutive
+from ..losses.objective import HISTORY_KEYS, ImageTargets, Objective, Step
 from .batched import StackedDynaGuideNet, select_groups
-from .network import DynaGuideNet
-from .config import TrainingConfig, TrainingImage, training_shape
-from .losses.objective import HISTORY_KEYS, ImageTargets, Objective, Step
+from .config import TrainingConfig, TrainingImage
+from .resolution import final_labels, full_size_labels
 from .scribbles import resize_scribbles
 from .silhouette import silhouette_count
+from .step import MEMORY_FORMAT, check_response, forward, gradient_step, network_input, new_optimizer
 
-__all__ = ["train", "segment_image", "segment_batch", "SegmentationResult", "final_labels",
-           "network_input", "image_targets", "seeded_network",
-           "full_size_labels",
-           "training_shape"]
+__all__ = ["train", "segment_image", "segment_batch", "SegmentationResult", "image_targets",
+           "seeded_network"]
 
 
 @dataclass
@@ -59,21 +57,20 @@ class SegmentationResult:
     history: dict = field(default_factory=dict)
     min_labels: int | None = None  # the stopping rule's q' floor actually used
     silhouette_k: int | None = None
+    # The trained network of an image that trained shrunk (None otherwise, or when its
+    # response was not finite), for the full-size pass of the output pipeline
+    # (skdynaguide.output.pipeline.FinalResolution); labels are its training response's.
+    network: object = None
+    training_shape: tuple | None = None
 
     @property
     def converged(self):
         return self.stop_reason != "max_iter"
 
 
-# The layout of the network's weights and input during training. Channels-last (NHWC)
-# convolutions are faster on CPU (oneDNN); benchmarks/bench_speed.py --ladder switches this
-# to torch.contiguous_format to measure by how much (benchmarks/RESULTS.md).
-_MEMORY_FORMAT = torch.channels_last
-
-
 def segment_image(image, guide=None, *, seed, scribbles=None, min_labels=None, progress=None,
-                  **params):
-    """Train a fresh network (by default :class:`~skdynaguide.network.DynaGuideNet`) on one image.
+                  final_resolution="full", **params):
+    """Train a fresh network (by default :class:`~skdynaguide.training.network.DynaGuideNet`) on one image.
 
     Parameters
     ----------
@@ -85,7 +82,7 @@ def segment_image(image, guide=None, *, seed, scribbles=None, min_labels=None, p
         Seeds the network's initialisation, the modularity subsamples and the silhouette
         phase.
     scribbles : ndarray of shape (H, W), or None
-        DFC's user scribbles in channel space (see :func:`skdynaguide.scribbles.check_scribbles`):
+        DFC's user scribbles in channel space (see :func:`skdynaguide.training.scribbles.check_scribbles`):
         channel ids on scribbled pixels, ``UNLABELLED`` elsewhere. Adds
         ``scribble_weight · L_scr`` and restricts ``L_sim`` to the unscribbled pixels.
     min_labels : int or None
@@ -93,8 +90,11 @@ def segment_image(image, guide=None, *, seed, scribbles=None, min_labels=None, p
     progress : callable, optional
         Called as ``progress(iteration, n_labels)`` after each step, ``n_labels`` the list of
         ``q'`` of the images still training (here one).
+    final_resolution : {"full", "training"}, default="full"
+        Labels of an image trained shrunk (``max_pixels``): from its network's pass over the
+        full-size image, or from the training-size response upsampled.
     **params
-        The fields of :class:`~skdynaguide.config.TrainingConfig`: ``continuity`` and
+        The fields of :class:`~skdynaguide.training.config.TrainingConfig`: ``continuity`` and
         ``weighting`` (required), ``network``, ``n_features``, ``n_clusters``,
         ``matching`` (needed with a guide), ``guidance_weight``, ``scribble_weight``,
         ``modularity``, ``modularity_weight``, ``silhouette_range``,
@@ -125,18 +125,19 @@ def segment_image(image, guide=None, *, seed, scribbles=None, min_labels=None, p
     """
     item = TrainingImage(image=image, guide=guide, seed=seed, scribbles=scribbles,
                          min_labels=min_labels)
-    return train([item], TrainingConfig(**params), progress=progress)[0]
+    result = train([item], TrainingConfig(**params), progress=progress)[0]
+    return _at_resolution(result, image, final_resolution)
 
 
 def segment_batch(images, guides, *, seeds, scribbles=None, min_labels=None, progress=None,
-                  **params):
+                  final_resolution="full", **params):
     """Train one fresh network per image, the images of one training size in the same passes.
 
     Equivalent to ``[segment_image(image, guide, seed=seed, ...) for ...]`` (up to float
     rounding) with the same keyword arguments, which mean what they mean there; the images
-    must share their training size (:func:`~skdynaguide.batched.batch_plan` groups them).
+    must share their training size (:func:`~skdynaguide.training.batched.batch_plan` groups them).
     Under a configuration that does not stack
-    (:attr:`~skdynaguide.config.TrainingConfig.stackable`) they train one by one.
+    (:attr:`~skdynaguide.training.config.TrainingConfig.stackable`) they train one by one.
 
     Parameters
     ----------
@@ -152,8 +153,10 @@ def segment_batch(images, guides, *, seeds, scribbles=None, min_labels=None, pro
         The ``min_labels`` stopping rule, for all images or per image.
     progress : callable, optional
         As in :func:`train`.
+    final_resolution : {"full", "training"}, default="full"
+        As in :func:`segment_image`.
     **params
-        The fields of :class:`~skdynaguide.config.TrainingConfig`, as in
+        The fields of :class:`~skdynaguide.training.config.TrainingConfig`, as in
         :func:`segment_image`.
 
     Returns
@@ -186,7 +189,19 @@ def segment_batch(images, guides, *, seeds, scribbles=None, min_labels=None, pro
                            min_labels=floor)
              for image, guide, seed, scribble, floor in zip(images, guides, seeds, scribbles,
                                                              floors)]
-    return train(items, TrainingConfig(**params), progress=progress)
+    results = train(items, TrainingConfig(**params), progress=progress)
+    return [_at_resolution(result, image, final_resolution)
+            for result, image in zip(results, images)]
+
+
+def _at_resolution(result, image, final_resolution):
+    """``result`` with the labels of its network's full-size pass (``"full"``), if it has
+    one: what the output pipeline's first step does for the estimators."""
+    if final_resolution == "full" and result.network is not None:
+        labels = full_size_labels(result.network, image)
+        if labels is not None:
+            result.labels = relabel_consecutive(labels)
+    return result
 
 
 def train(images, config, *, progress=None):
@@ -216,7 +231,7 @@ def train(images, config, *, progress=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.config import TrainingConfig, TrainingImage
+    >>> from skdynaguide.training.config import TrainingConfig, TrainingImage
     >>> from skdynaguide.losses import FSFWeight, HuberContinuity
     >>> from skdynaguide.training import train
     >>> config = TrainingConfig(continuity=HuberContinuity(), weighting=FSFWeight(),
@@ -252,15 +267,15 @@ class _ImageRun:
         self.history = {key: [] for key in HISTORY_KEYS}
         self.previous, self.n_stable, self.last_clusters = None, 0, None
         self.floor, self.silhouette_k, self.n_iter = 1, None, 0
-        self.stop_reason, self.labels = "max_iter", None
+        self.stop_reason, self.labels, self.network = "max_iter", None, None
 
     def skip_uniform(self, config):
         # Every pixel identical: one segment is the only answer, and training would only
         # split the border pixels off through the convolutions' zero padding.
-        self.net.to(config.device, memory_format=_MEMORY_FORMAT).train()
-        x = self.x.contiguous(memory_format=_MEMORY_FORMAT)
+        self.net.to(config.device, memory_format=MEMORY_FORMAT).train()
+        x = self.x.contiguous(memory_format=MEMORY_FORMAT)
         with torch.no_grad():
-            _check_response(self.net(x), x, 1, config.n_clusters, self.net)
+            check_response(self.net(x), x, 1, config.n_clusters, self.net)
         self.stop_reason = "uniform"
         self.labels = np.zeros(self.item.size, dtype=np.int64)
 
@@ -289,17 +304,13 @@ class _ImageRun:
     def finish(self, response, net=None):
         """Full-size labels from the final response (None: the loss was not finite).
 
-        With ``net`` (this image's trained network) and a finite response, the labels come
-        from running ``net`` on the full-size image (:func:`full_size_labels`) rather than
-        from the training-size response upsampled.
+        ``net`` is this image's trained network, kept for the full-size pass of the output
+        pipeline when the image trained shrunk and its response is finite.
         """
-        if net is not None and response is not None and bool(torch.isfinite(response).all()):
-            labels = full_size_labels(net, self.item.image)
-            if labels is not None:
-                self.labels = labels
-                return
         self.labels, self.stop_reason = final_labels(response, self.stop_reason,
                                                      self.last_clusters, self.item.size)
+        if net is not None and self.stop_reason != "nonfinite":
+            self.network = net
 
     def result(self):
         return SegmentationResult(
@@ -309,6 +320,8 @@ class _ImageRun:
             history={k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             min_labels=self.min_labels,
             silhouette_k=self.silhouette_k,
+            network=self.network,
+            training_shape=tuple(self.shape),
         )
 
 
@@ -320,24 +333,17 @@ def _train_together(runs, config, progress):
     if len(shapes) > 1:
         raise ValueError(f"images of one batch must share their training size, got {shapes}")
     net = runs[0].net if len(runs) == 1 else StackedDynaGuideNet([run.net for run in runs])
-    net.to(config.device, memory_format=_MEMORY_FORMAT).train()
-    x = torch.cat([run.x for run in runs], dim=1).contiguous(memory_format=_MEMORY_FORMAT)
-    optimizer = _optimizer(net, config)
+    net.to(config.device, memory_format=MEMORY_FORMAT).train()
+    x = torch.cat([run.x for run in runs], dim=1).contiguous(memory_format=MEMORY_FORMAT)
+    optimizer = new_optimizer(net, config)
     objective = Objective.from_config(config)
     q = config.n_clusters
     for n_iter in range(1, config.max_iter + 1):
         n_stack = len(runs)
         features = _capture(net) if config.needs_features else None
-        optimizer.zero_grad(set_to_none=True)
-        with config.autocast():
-            response = net(x)
-        # the losses in float32 whatever the forward's precision; NCHW: their shifted
-        # slices are faster
-        response = response.float().contiguous()
+        response = forward(net, x, config, n_images=n_stack)
         if features is not None:
             features["value"] = features["value"].float()
-        if n_iter == 1:
-            _check_response(response, x, n_stack, q, net)
         responses = response.view(n_stack, q, *response.shape[-2:])
         clusters = responses.argmax(1)
         total, stepped, finished, n_labels_all = None, [], [], []
@@ -368,8 +374,7 @@ def _train_together(runs, config, progress):
         if progress is not None:
             progress(n_iter, n_labels_all)
         if total is not None:
-            total.backward()
-            optimizer.step()
+            gradient_step(optimizer, total)
 
         stopping = [position for position, run, image_clusters, n_labels in stepped
                     if run.stops(image_clusters, n_labels, config)]
@@ -380,10 +385,10 @@ def _train_together(runs, config, progress):
                 final = net(x)
             for position in stopping:
                 run = runs[position]
-                full = config.final_resolution == "full" and run.shape != run.item.size
+                shrunk = run.shape != run.item.size
                 run.finish(final.narrow(1, position * q, q),
                            net=(net if n_stack == 1 else net.select([position]))
-                           if full else None)
+                           if shrunk else None)
             finished.extend(stopping)
         if len(finished) == n_stack:
             break
@@ -392,118 +397,6 @@ def _train_together(runs, config, progress):
             keep = [p for p in range(n_stack) if p not in finished]
             net, optimizer, x = _select(net, optimizer, x, keep, config)
             runs = [runs[p] for p in keep]
-
-
-def final_labels(response, stop_reason, last_clusters, size):
-    """Full-size labels from the final ``(1, q, h, w)`` response: ``(labels, stop_reason)``.
-
-    The argmax of the response, upsampled bilinearly to ``size`` in channel chunks (q
-    full-size maps would need q·H·W floats). A diverged run (``stop_reason`` "nonfinite",
-    or a response that is not finite: its argmax would be arbitrary) keeps its last finite
-    clusters instead, upsampled by nearest neighbour; all zeros if there were none.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skdynaguide.training import final_labels
-    >>> response = torch.tensor([[[[0.0, 1.0]], [[1.0, 0.0]]]])  # 2 channels, 1x2 pixels
-    >>> labels, reason = final_labels(response, "max_iter", None, (1, 4))
-    >>> labels.tolist(), reason
-    ([[1, 1, 0, 0]], 'max_iter')
-    >>> final_labels(None, "nonfinite", None, (1, 2))[0].tolist()
-    [[0, 0]]
-    """
-    height, width = size
-    with torch.no_grad():
-        if response is not None and not bool(torch.isfinite(response).all()):
-            stop_reason = "nonfinite"
-        if stop_reason == "nonfinite":
-            if last_clusters is None:
-                return np.zeros((height, width), dtype=np.int64), stop_reason
-            labels = F.interpolate(last_clusters[None].float(), size=(height, width),
-                                   mode="nearest-exact")[0, 0].long()
-        elif tuple(response.shape[-2:]) != (height, width):
-            response = response.contiguous(memory_format=torch.channels_last)
-            return upsampled_argmax(response[0], (height, width)), stop_reason
-        else:
-            labels = response.argmax(1)[0]
-    return labels.cpu().numpy(), stop_reason
-
-
-def full_size_labels(net, image, *, max_bytes=2**28):
-    """The argmax of a trained network's response to the full-size ``image``.
-
-    The network runs in evaluation mode (BatchNorm with the running statistics gathered in
-    training), so the response of a pixel does not depend on which other pixels share the
-    pass. The small CNN (:class:`~skdynaguide.network.DynaGuideNet` and its stacked form)
-    therefore runs in strips of rows, each with a margin as wide as its receptive field,
-    whose working memory stays near ``max_bytes`` whatever the image size: the labels
-    equal those of one pass over the whole image. Other networks run on the whole image
-    at once. Returns None if the response is not finite.
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from skdynaguide.network import DynaGuideNet
-    >>> from skdynaguide.training import full_size_labels
-    >>> net = DynaGuideNet(n_features=4, n_clusters=3, coordinates=True)
-    >>> image = np.random.default_rng(0).random((9, 5, 3), dtype=np.float32)
-    >>> whole = full_size_labels(net, image)
-    >>> bool((full_size_labels(net, image, max_bytes=1) == whole).all()), whole.shape
-    (True, (9, 5))
-    """
-    device = next(net.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
-    height, width = image.shape[:2]
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            if not isinstance(net, (DynaGuideNet, StackedDynaGuideNet)):
-                response = net(x.contiguous(memory_format=_MEMORY_FORMAT))
-                if not bool(torch.isfinite(response).all()):
-                    return None
-                return response.argmax(1)[0].cpu().numpy()
-            margin = len(net.blocks)  # one pixel per 3x3 convolution
-            channels = max(net.response[0].weight.shape[0], net.blocks[0][0].weight.shape[0])
-            rows = max(1, max_bytes // (4 * 4 * channels * width))
-            labels = np.empty((height, width), dtype=np.int64)
-            for top in range(0, height, rows):
-                bottom = min(height, top + rows)
-                start, stop = max(0, top - margin), min(height, bottom + margin)
-                strip = x[:, :, start:stop].contiguous(memory_format=_MEMORY_FORMAT)
-                response = net(strip, window=(start, 0, height, width))
-                response = response[:, :, top - start:bottom - start]
-                if not bool(torch.isfinite(response).all()):
-                    return None
-                labels[top:bottom] = response.argmax(1)[0].cpu().numpy()
-            return labels
-    finally:
-        net.train(was_training)
-
-
-def network_input(image, shape, device):
-    """The ``(1, 3, h, w)`` input of the network: the image at its training size.
-
-    Parameters
-    ----------
-    image : ndarray of shape (H, W, 3), float32 in [0, 1]
-    shape : (int, int)
-        The training size ``(h, w)``; the image is shrunk to it bilinearly, antialiased.
-    device : str or torch.device
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skdynaguide.training import network_input
-    >>> network_input(np.zeros((8, 6, 3), np.float32), (4, 3), "cpu").shape
-    torch.Size([1, 3, 4, 3])
-    """
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
-    if tuple(shape) != image.shape[:2]:
-        x = F.interpolate(x, size=tuple(shape), mode="bilinear", antialias=True,
-                          align_corners=False)
-    return x
 
 
 def image_targets(item, shape, device):
@@ -524,7 +417,7 @@ def image_targets(item, shape, device):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.config import TrainingImage
+    >>> from skdynaguide.training.config import TrainingImage
     >>> from skdynaguide.training import image_targets
     >>> guide = np.repeat([[0, 0, 1, 1]], 4, axis=0)
     >>> item = TrainingImage(image=np.zeros((4, 4, 3), np.float32), seed=0, guide=guide)
@@ -559,7 +452,7 @@ def seeded_network(config, seed):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.config import TrainingConfig
+    >>> from skdynaguide.training.config import TrainingConfig
     >>> from skdynaguide.losses import FSFWeight, HuberContinuity
     >>> from skdynaguide.training import seeded_network
     >>> config = TrainingConfig(continuity=HuberContinuity(), weighting=FSFWeight(),
@@ -579,30 +472,17 @@ def seeded_network(config, seed):
     return net
 
 
-def _optimizer(net, config):
-    return torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
-
-
 def _select(net, optimizer, x, keep, config):
     """The stack, its optimizer (momentum included) and its input restricted to ``keep``."""
-    smaller = net.select(keep).to(config.device, memory_format=_MEMORY_FORMAT)
-    new_optimizer = _optimizer(smaller, config)
+    smaller = net.select(keep).to(config.device, memory_format=MEMORY_FORMAT)
+    smaller_optimizer = new_optimizer(smaller, config)
     for old, new in zip(net.parameters(), smaller.parameters()):
         buffer = optimizer.state.get(old, {}).get("momentum_buffer")
         if buffer is not None:
-            new_optimizer.state[new]["momentum_buffer"] = select_groups(buffer, net.n_nets, keep)
-    x = select_groups(x, net.n_nets, keep, dim=1).contiguous(memory_format=_MEMORY_FORMAT)
-    return smaller, new_optimizer, x
-
-
-def _check_response(response, x, n_stack, n_clusters, net):
-    expected = (1, n_stack * n_clusters, *x.shape[-2:])
-    if tuple(response.shape) != expected:
-        raise ValueError(
-            f"the network {type(net).__name__} returned a response of shape "
-            f"{tuple(response.shape)} for an input of shape {tuple(x.shape)}; "
-            f"expected {expected}: n_clusters channels at the input's size"
-        )
+            smaller_optimizer.state[new]["momentum_buffer"] = select_groups(buffer, net.n_nets,
+                                                                            keep)
+    x = select_groups(x, net.n_nets, keep, dim=1).contiguous(memory_format=MEMORY_FORMAT)
+    return smaller, smaller_optimizer, x
 
 
 def _capture(net):

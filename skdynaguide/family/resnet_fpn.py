@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _hub
-from ._image import IMAGENET_MEAN, IMAGENET_STD, check_scalar_int
-from .network import NetworkBuilder
+from .. import _hub
+from .._image import IMAGENET_MEAN, IMAGENET_STD, check_scalar_int
+from ..training.network import NetworkBuilder
 
 __all__ = ["ResNetFPN", "ResNetFPNNet"]
 
@@ -62,7 +62,7 @@ def load_torchvision_resnet(path, transformers):
     Depths and widths are read from the tensors; bottleneck ResNets (50 and deeper) are
     refused.
     """
-    from .guidance import WeightsNotFoundError
+    from ..guidance import WeightsNotFoundError
 
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isfile(path):
@@ -149,7 +149,7 @@ class ResNetFPN(NetworkBuilder, name="resnet18-fpn"):
 
     See Also
     --------
-    skdynaguide.network.DynaGuideNet : The default network (``network="cnn"``).
+    skdynaguide.training.network.DynaGuideNet : The default network (``network="cnn"``).
 
     Notes
     -----

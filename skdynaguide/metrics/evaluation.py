@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._labels import annotations_per_image
+from .._labels import annotations_per_image
 from ._protocols import PROTOCOLS, dataset_scores, image_scores
-from ._records import parameter_record
+from .._records import parameter_record
 
 __all__ = ["evaluate", "Evaluation", "PROTOCOLS"]
 
@@ -30,7 +30,8 @@ class Evaluation:
         per-image scores.
     summary : dict
         The dataset figures over the images scored: ``"all"``, ``"fine"``, ``"coarse"``,
-        ``"mean"`` (pooled over segments) for ``"bsds"``; ``"miou"`` and ``"accuracy"`` for
+        ``"mean"`` (pooled over segments) and ``"covering"`` (Segmentation Covering) for
+        ``"bsds"``; ``"miou"`` and ``"accuracy"`` for
         the Hungarian protocols; plus ``"n_images"`` (scored), ``"n_failed"`` and
         ``"seconds_per_image"`` (median over the images segmented in this call).
     labels : list of ndarray
@@ -207,7 +208,7 @@ def _prepare_output_dir(output_dir, segmenter):
 
 def _labels_of(segmenter, image, output_dir, key):
     """(labels, seconds, resumed) of one image, loaded from ``output_dir`` when saved."""
-    from .io import atomic_save, read_image
+    from ..io import atomic_save, read_image
 
     saved = None if output_dir is None else output_dir / f"{key}.npy"
     if saved is not None and saved.exists():

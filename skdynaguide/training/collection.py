@@ -7,7 +7,7 @@ through the network together, and takes the mean over the crops of the same obje
 (:class:`~skdynaguide.losses.objective.Objective`: similarity, continuity and guidance,
 each crop with its own ``q'``). Because the channels are shared, channel k means the same
 thing in every image, and a new image is segmented by a forward pass alone
-(:func:`~skdynaguide.training.full_size_labels`).
+(:func:`~skdynaguide.training.resolution.full_size_labels`).
 
 :class:`SharedTraining` holds the network, its optimizer (momentum included) and the step
 count, so that training can go on later with more images or the next frames of a video
@@ -21,14 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..losses.objective import HISTORY_KEYS, Objective, Step
 from .config import training_shape
-from .losses.objective import HISTORY_KEYS, Objective, Step
-from .training import image_targets, network_input, seeded_network
+from .loop import image_targets, seeded_network
+from .step import MEMORY_FORMAT, forward, gradient_step, network_input, new_optimizer
 
 __all__ = ["SharedTraining"]
-
-# Channels-last convolutions are faster on CPU (oneDNN), as in the per-image loop.
-_MEMORY_FORMAT = torch.channels_last
 
 
 class SharedTraining:
@@ -56,8 +54,8 @@ class SharedTraining:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.collection import SharedTraining
-    >>> from skdynaguide.config import TrainingConfig, TrainingImage
+    >>> from skdynaguide.training.collection import SharedTraining
+    >>> from skdynaguide.training.config import TrainingConfig, TrainingImage
     >>> from skdynaguide.losses import FSFWeight, HuberContinuity
     >>> config = TrainingConfig(continuity=HuberContinuity(), weighting=FSFWeight(),
     ...                         n_features=8, n_clusters=4)
@@ -73,10 +71,9 @@ class SharedTraining:
 
     def __init__(self, config, seed):
         self.config = config
-        self.net = seeded_network(config, seed).to(config.device, memory_format=_MEMORY_FORMAT)
+        self.net = seeded_network(config, seed).to(config.device, memory_format=MEMORY_FORMAT)
         self.net.train()
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=config.lr,
-                                         momentum=config.momentum)
+        self.optimizer = new_optimizer(self.net, config)
         self.objective = Objective.from_config(config)
         self.n_iter = 0
         self.history = {key: [] for key in HISTORY_KEYS}
@@ -118,17 +115,9 @@ class SharedTraining:
             chosen = rng.choice(len(inputs), size=batch_size, replace=len(inputs) < batch_size)
             x, crop_targets, windows = _crops([inputs[i] for i in chosen],
                                               [targets[i] for i in chosen], crop_size, rng)
-            x = x.contiguous(memory_format=_MEMORY_FORMAT)
-            self.optimizer.zero_grad(set_to_none=True)
-            with self.config.autocast():
-                response = self.net(x, window=windows) if coordinates else self.net(x)
-            response = response.float().contiguous()
-            if response.shape[0] != x.shape[0] or response.shape[-2:] != x.shape[-2:]:
-                raise ValueError(
-                    f"the network {type(self.net).__name__} returned a response of shape "
-                    f"{tuple(response.shape)} for crops of shape {tuple(x.shape)}; expected "
-                    f"({x.shape[0]}, {config.n_clusters}, {x.shape[2]}, {x.shape[3]})"
-                )
+            x = x.contiguous(memory_format=MEMORY_FORMAT)
+            response = forward(self.net, x, config, n_images=x.shape[0],
+                               window=windows if coordinates else None)
             clusters = response.argmax(1)
             total, records = 0.0, []
             for b, crop in enumerate(crop_targets):
@@ -139,8 +128,7 @@ class SharedTraining:
                 records.append(record)
             if not bool(torch.isfinite(total)):
                 return False
-            total.backward()
-            self.optimizer.step()
+            gradient_step(self.optimizer, total)
             self.n_iter += 1
             for key in self.history:
                 self.history[key].append(float(np.mean([r[key] for r in records])))

@@ -26,7 +26,7 @@ resolution, so real collections fall into few buckets. Stopping rules act per im
 that stops gets its final labels at that step and leaves the stack, which then shrinks
 (:meth:`StackedDynaGuideNet.select` keeps the others' weights, :func:`select_groups` their
 momentum). Which configurations stack is decided by
-:attr:`skdynaguide.config.TrainingConfig.stackable`.
+:attr:`skdynaguide.training.config.TrainingConfig.stackable`.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ __all__ = ["StackedDynaGuideNet", "batch_plan", "is_stackable", "select_groups"]
 
 
 class StackedDynaGuideNet(nn.Module):
-    """B :class:`~skdynaguide.network.DynaGuideNet` side by side as one network.
+    """B :class:`~skdynaguide.training.network.DynaGuideNet` side by side as one network.
 
     Every convolution becomes a grouped convolution (``groups=B``) whose weights are the B
     networks' weights concatenated, every BatchNorm one over ``B·c`` channels: for an input
@@ -160,7 +160,7 @@ def select_groups(tensor, n_groups, keep, dim=0):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.batched import select_groups
+    >>> from skdynaguide.training.batched import select_groups
     >>> select_groups(torch.arange(6), 3, [2, 0]).tolist()
     [4, 5, 0, 1]
     """
@@ -199,7 +199,7 @@ def batch_plan(shapes, batch_size, max_pixels):
         Full image sizes ``(H, W)``.
     batch_size : int
     max_pixels : int or None
-        As in :func:`~skdynaguide.config.training_shape`.
+        As in :func:`~skdynaguide.training.config.training_shape`.
 
     Returns
     -------

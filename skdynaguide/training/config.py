@@ -29,7 +29,7 @@ def training_shape(height, width, max_pixels):
 
     Examples
     --------
-    >>> from skdynaguide.config import training_shape
+    >>> from skdynaguide.training.config import training_shape
     >>> training_shape(321, 481, 25000)
     (129, 193)
     >>> training_shape(10, 10, None)
@@ -47,17 +47,17 @@ def training_shape(height, width, max_pixels):
 def is_stackable(network):
     """Whether the ``network`` factory builds the plain small CNN, which can be stacked.
 
-    Only :class:`~skdynaguide.network.DynaGuideNet` built by
-    :class:`~skdynaguide.network.CNNBuilder` (``network="cnn"``) is: any other module (the
+    Only :class:`~skdynaguide.training.network.DynaGuideNet` built by
+    :class:`~skdynaguide.training.network.CNNBuilder` (``network="cnn"``) is: any other module (the
     ResNet-18 + FPN, a user's class, a subclass that changes ``forward``) would need its own
-    grouped version (:class:`~skdynaguide.batched.StackedDynaGuideNet`), so those images
+    grouped version (:class:`~skdynaguide.training.batched.StackedDynaGuideNet`), so those images
     train one by one.
 
     Examples
     --------
     >>> from skdynaguide import ResNetFPN
-    >>> from skdynaguide.config import is_stackable
-    >>> from skdynaguide.network import resolve_network
+    >>> from skdynaguide.training.config import is_stackable
+    >>> from skdynaguide.training.network import resolve_network
     >>> is_stackable(resolve_network("cnn")), is_stackable(ResNetFPN(pretrained=False))
     (True, False)
     """
@@ -76,7 +76,7 @@ class TrainingConfig:
         ``w(q')`` of the continuity term.
     network : callable, default=CNNBuilder()
         ``network(n_features, n_clusters)`` returns the fresh module to train (see
-        :func:`skdynaguide.network.resolve_network`); it maps ``(1, 3, h, w)`` to
+        :func:`skdynaguide.training.network.resolve_network`); it maps ``(1, 3, h, w)`` to
         ``(1, n_clusters, h, w)``. Called once per image, under the image's seed.
     n_features, n_clusters : int, default=100
         Width p of the features entering the response layer and number q of responses.
@@ -108,10 +108,6 @@ class TrainingConfig:
     max_pixels : int or None, default=None
         Train on the image shrunk to at most this many pixels (:func:`training_shape`). None
         trains at full resolution.
-    final_resolution : {"full", "training"}, default="full"
-        Where the labels of an image trained shrunk come from: ``"full"`` runs the trained
-        network on the full-size image (:func:`~skdynaguide.training.full_size_labels`);
-        ``"training"`` upsamples the training-size response bilinearly before the argmax.
     device : str, default="cpu"
         A resolved torch device.
     precision : {"float32", "bfloat16"}, default="float32"
@@ -121,7 +117,7 @@ class TrainingConfig:
 
     Examples
     --------
-    >>> from skdynaguide.config import TrainingConfig
+    >>> from skdynaguide.training.config import TrainingConfig
     >>> from skdynaguide.losses import FSFWeight, HuberContinuity
     >>> config = TrainingConfig(continuity=HuberContinuity(), weighting=FSFWeight(),
     ...                         max_pixels=25000)
@@ -147,19 +143,18 @@ class TrainingConfig:
     lr: float = 0.1
     momentum: float = 0.9
     max_pixels: int | None = None
-    final_resolution: str = "full"
     device: str = "cpu"
     precision: str = "float32"
 
     def autocast(self):
         """The context of a training forward pass at ``precision`` on ``device``."""
-        from ._device import autocast
+        from .._device import autocast
 
         return autocast(self.precision, self.device)
 
     @property
     def stackable(self):
-        """Whether several images can train in the same passes (:mod:`skdynaguide.batched`).
+        """Whether several images can train in the same passes (:mod:`skdynaguide.training.batched`).
 
         The small CNN stacks. The modularity term does not: its gradient comes out of the
         stacked layout about 1e-9 away from the per-image one, a difference the argmax
@@ -193,7 +188,7 @@ class TrainingImage:
         The static guidance map ``P``; None trains without the guidance term.
     scribbles : ndarray of shape (H, W), or None, default=None
         DFC's user scribbles in channel space (see
-        :func:`skdynaguide.scribbles.check_scribbles`): channel ids on scribbled pixels,
+        :func:`skdynaguide.training.scribbles.check_scribbles`): channel ids on scribbled pixels,
         ``UNLABELLED`` elsewhere.
     min_labels : int or None, default=None
         Stop as soon as the number of clusters ``q'`` is at most this.
@@ -201,7 +196,7 @@ class TrainingImage:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.config import TrainingImage
+    >>> from skdynaguide.training.config import TrainingImage
     >>> TrainingImage(image=np.zeros((4, 4, 3), np.float32), seed=0).uniform
     True
     """
@@ -245,14 +240,14 @@ def config_from_params(params, *, coordinates, **fields):
     Examples
     --------
     >>> from skdynaguide import InductiveSegmenter
-    >>> from skdynaguide.config import config_from_params
+    >>> from skdynaguide.training.config import config_from_params
     >>> config = config_from_params(InductiveSegmenter(device="cpu").get_params(),
     ...                             coordinates=False, max_iter=5)
     >>> config.guidance_weight, config.max_iter, config.device
     (1000.0, 5, 'cpu')
     """
-    from ._device import check_precision, resolve_device
-    from .losses import resolve_continuity, resolve_weighting
+    from .._device import check_precision, resolve_device
+    from ..losses import resolve_continuity, resolve_weighting
     from .matching import resolve_matching
     from .network import resolve_network
 

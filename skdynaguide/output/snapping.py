@@ -22,13 +22,12 @@ from skimage.color import rgb2lab
 from skimage.filters import sobel
 from skimage.segmentation import watershed
 
-from ._image import check_image, check_label_map
-from .metrics import relabel_connected
+from .._image import check_image, check_label_map, relabel_connected
 
 __all__ = ["snap_to_edges", "redraw_boundaries", "colour_gradient"]
 
 
-def snap_to_edges(image, labels, band, *, sigma=1.0):
+def snap_to_edges(image, labels, band, *, sigma=1.0, edges=None):
     """Move every boundary of ``labels`` onto the strongest image edge within ``band`` pixels.
 
     The pixels within ``band`` pixels of a boundary (on either side, a band ``2·band``
@@ -52,6 +51,9 @@ def snap_to_edges(image, labels, band, *, sigma=1.0):
     sigma : float, default=1.0
         Standard deviation, in pixels, of the Gaussian smoothing of the image before its
         gradient is taken (0: none); it keeps single noisy pixels from passing for edges.
+    edges : array-like of shape (H, W), optional
+        The image's edge strength to flood instead of its colour gradient (e.g. a boundary
+        probability map); ``sigma`` is then unused.
 
     Returns
     -------
@@ -70,7 +72,7 @@ def snap_to_edges(image, labels, band, *, sigma=1.0):
 
     See Also
     --------
-    skdynaguide.segments.merge_small_segments : Connected segments of a minimum size.
+    skdynaguide.output.segments.merge_small_segments : Connected segments of a minimum size.
     skimage.segmentation.watershed : The flooding used here.
 
     Notes
@@ -95,7 +97,19 @@ def snap_to_edges(image, labels, band, *, sigma=1.0):
     _check_band(band)
     if band == 0 or label_map.min() == label_map.max():
         return label_map
-    return _snap(label_map, band, colour_gradient(rgb, sigma=sigma))
+    return _snap(label_map, band, _edge_map(rgb, sigma, edges))
+
+
+def _edge_map(rgb, sigma, edges):
+    """``edges`` checked against the image, or the image's colour gradient."""
+    if edges is None:
+        return colour_gradient(rgb, sigma=sigma)
+    edges = np.asarray(edges)
+    if edges.shape != rgb.shape[:2]:
+        raise ValueError(f"edges must have the image's shape {rgb.shape[:2]}, got {edges.shape}")
+    if not np.issubdtype(edges.dtype, np.number) or not np.isfinite(edges).all():
+        raise ValueError("edges must be a finite numeric map")
+    return edges
 
 
 def _check_band(band):
@@ -132,7 +146,8 @@ def _snap(label_map, band, gradient):
     return values[snapped - 1].astype(np.int64)
 
 
-def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=None):
+def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=None,
+                      edges=None):
     """Segments whose boundaries are those of ``guide``, snapped onto the image's edges.
 
     ``guide`` is snapped (:func:`snap_to_edges`) and split into connected pieces; every
@@ -172,6 +187,9 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=Non
         of the snapped guide is kept even where one segment covers both (0.9: the
         strongest tenth of the image's gradient values). None keeps no boundary the
         segments drop.
+    edges : array-like of shape (H, W), optional
+        The image's edge strength, used for the snapping and the kept edges instead of its
+        colour gradient (e.g. a boundary probability map); ``sigma`` is then unused.
 
     Returns
     -------
@@ -216,12 +234,9 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=Non
             raise TypeError(f"keep_edges must be a quantile in (0, 1] or None, got {keep_edges!r}")
         if not 0.0 < keep_edges <= 1.0:
             raise ValueError(f"keep_edges must be a quantile in (0, 1], got {keep_edges!r}")
-    if keep_edges is None:
-        pieces = relabel_connected(snap_to_edges(rgb, guide_map, band, sigma=sigma))
-    else:  # one gradient for the snapping and the edges
-        _check_band(band)
-        gradient = colour_gradient(rgb, sigma=sigma)
-        pieces = relabel_connected(_snap(guide_map, band, gradient))
+    _check_band(band)
+    gradient = _edge_map(rgb, sigma, edges)  # one edge map for the snapping and the kept edges
+    pieces = relabel_connected(_snap(guide_map, band, gradient))
     values, ids = np.unique(grouping, return_inverse=True)
     n_pieces = int(pieces.max()) + 1
     counts = np.bincount(pieces.ravel() * len(values) + ids.ravel(),

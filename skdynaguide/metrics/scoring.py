@@ -23,19 +23,20 @@ Names (:data:`SCORER_NAMES`):
 
 Examples
 --------
->>> from skdynaguide.scoring import get_scorer
+>>> from skdynaguide.metrics.scoring import get_scorer
 >>> get_scorer("bsds_mean")
 make_scorer(bsds_score, response_method='predict', which=mean)
 """
 from __future__ import annotations
 
-import numpy as np
 from sklearn.metrics import make_scorer
 
-from ._labels import annotations_per_image
-from .metrics import bsds_best_overlap, bsds_boundary, hungarian_miou, pixel_accuracy
+from .._labels import annotations_per_image
+from .covering import segmentation_covering
+from .scores import bsds_best_overlap, bsds_boundary, hungarian_miou, pixel_accuracy
 
-__all__ = ["bsds_score", "hungarian_score", "boundary_score", "get_scorer", "SCORER_NAMES"]
+__all__ = ["bsds_score", "covering_score", "hungarian_score", "boundary_score", "get_scorer",
+           "SCORER_NAMES"]
 
 _BSDS_KEYS = ("all", "fine", "coarse", "mean")
 _BOUNDARY_KEYS = ("f", "precision", "recall")
@@ -65,6 +66,28 @@ def bsds_score(y_true, y_pred, *, which="all", relabel=False):
         raise ValueError(f"which must be one of {_BSDS_KEYS}, got {which!r}")
     truths, preds = annotations_per_image(y_true, y_pred)
     return bsds_best_overlap(truths, preds, relabel=relabel)[which]
+
+
+def covering_score(y_true, y_pred, *, relabel=False):
+    """Segmentation Covering of the predictions by the annotations, for ``make_scorer``.
+
+    Parameters
+    ----------
+    y_true : list
+        Per image, a label map or a list (or ``(n, H, W)`` stack) of annotations.
+    y_pred : list of ndarray
+        Predicted label maps, one per image.
+    relabel : bool, default=False
+        Connected-component relabelling of the predictions first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> covering_score([np.array([[0, 0, 1, 1]])], [np.array([[5, 5, 6, 6]])])
+    1.0
+    """
+    truths, preds = annotations_per_image(y_true, y_pred)
+    return segmentation_covering(truths, preds, relabel=relabel)
 
 
 def hungarian_score(y_true, y_pred, *, metric="miou", accumulate=False, ignore_index=None):
@@ -134,6 +157,8 @@ def _build():
     for which in _BSDS_KEYS:
         scorers[f"bsds_{which}"] = make_scorer(bsds_score, which=which)
         scorers[f"bsds_{which}_cc"] = make_scorer(bsds_score, which=which, relabel=True)
+    scorers["covering"] = make_scorer(covering_score)
+    scorers["covering_cc"] = make_scorer(covering_score, relabel=True)
     for metric, name in (("miou", "hungarian_miou"), ("accuracy", "pixel_accuracy")):
         scorers[name] = make_scorer(hungarian_score, metric=metric)
         scorers[f"{name}_accumulated"] = make_scorer(hungarian_score, metric=metric,
@@ -159,7 +184,7 @@ def get_scorer(name):
     --------
     >>> import numpy as np
     >>> from skdynaguide import DynaGuideSegmenter
-    >>> from skdynaguide.scoring import get_scorer
+    >>> from skdynaguide.metrics.scoring import get_scorer
     >>> image = np.zeros((12, 12, 3)); image[:, 6:] = 1.0
     >>> truth = np.repeat([[0] * 6 + [1] * 6], 12, axis=0)
     >>> seg = DynaGuideSegmenter(n_features=8, n_clusters=8, max_iter=10, random_state=0)

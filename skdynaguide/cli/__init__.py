@@ -29,7 +29,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
+from .._parameters import flag_type
 
 __all__ = ["main"]
 
@@ -38,48 +39,6 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _min_size(text):
-    if text.lower() == "none":
-        return "none"
-    try:
-        value = int(text)
-    except ValueError:
-        value = float(text)
-        if not 0 < value < 1:
-            raise argparse.ArgumentTypeError(
-                f"must be a whole number of pixels, a fraction of the image in (0, 1) or "
-                f"'none', got {text}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def _snap(text):
-    if text.lower() == "none":
-        return "none"
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number of pixels (>= 0) or 'none', got {text}")
-    return value
-
-
-def _keep_edges(text):
-    if text.lower() == "none":
-        return "none"
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a quantile in (0, 1] or 'none', got {text}")
     return value
 
 
@@ -145,14 +104,14 @@ def _build_parser():
     seg.add_argument("--final-resolution", choices=["full", "training"], default=None,
                      help="labels from the trained network run on the full-size image (full, "
                      "default) or from its training-size response upsampled (training)")
-    seg.add_argument("--min-size", type=_min_size, default=None,
+    seg.add_argument("--min-size", type=flag_type("min_size"), default=argparse.SUPPRESS,
                      help="connected segments of at least this many pixels (or this fraction "
                      "of the image, e.g. 0.0005, the default); 'none' writes the raw clusters")
-    seg.add_argument("--snap", type=_snap, default=None,
+    seg.add_argument("--snap", type=flag_type("snap"), default=argparse.SUPPRESS,
                      help="draw the boundaries from the guide's, moved onto the image's "
                      "strongest edges within this many pixels (default 2); 0 or 'none' "
                      "keeps the network's boundaries")
-    seg.add_argument("--keep-edges", type=_keep_edges, default=None,
+    seg.add_argument("--keep-edges", type=flag_type("keep_edges"), default=argparse.SUPPRESS,
                      help="with --snap: keep guide boundaries whose mean colour gradient "
                      "reaches this quantile of the image's (default 0.9) even where the "
                      "network merges their sides; 'none' lets it merge any")
@@ -167,7 +126,7 @@ def _build_parser():
                      "is refused if OUTDIR/segmenter.txt records other options)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
-    from .video import MODES
+    from ..video import MODES
 
     vid = commands.add_parser(
         "video",
@@ -201,7 +160,7 @@ def _build_parser():
     vid.add_argument("--max-pixels", type=_optional_pixels, default=None,
                      help="train at most this many pixels per frame ('full' for full "
                      "resolution)")
-    vid.add_argument("--min-size", type=_min_size, default=None,
+    vid.add_argument("--min-size", type=flag_type("min_size"), default=argparse.SUPPRESS,
                      help="pieces of at least this many pixels (or this fraction of the "
                      "frame, e.g. 0.001, the default); 'none' writes the raw network output")
     vid.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N, mps")
@@ -212,7 +171,7 @@ def _build_parser():
                      "again; it is refused if OUTDIR/segmenter.txt records other options)")
     vid.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
-    from ._protocols import PROTOCOLS
+    from ..metrics._protocols import PROTOCOLS
 
     ev = commands.add_parser(
         "evaluate",
@@ -244,7 +203,7 @@ def _expand(inputs, errors=None):
 
     A folder that cannot be listed is appended to ``errors`` as ``(folder, message)``.
     """
-    from .io import IMAGE_SUFFIXES
+    from ..io import IMAGE_SUFFIXES
 
     found = []
     for item in inputs:
@@ -263,8 +222,8 @@ def _expand(inputs, errors=None):
 
 
 def _segmenter(args):
-    from .losses.weighting import DynamicWeight
-    from .segmenter import DynaGuideSegmenter
+    from ..losses.weighting import DynamicWeight
+    from ..segmenter import DynaGuideSegmenter
 
     params = {}
     for option, param in (("guidance", "guidance"), ("continuity", "continuity"),
@@ -277,12 +236,7 @@ def _segmenter(args):
             params[param] = getattr(args, option)
     if args.coordinates is not None:
         params["coordinates"] = {"auto": "auto", "on": True, "off": False}[args.coordinates]
-    if args.min_size is not None:
-        params["min_size"] = None if args.min_size == "none" else args.min_size
-    if args.snap is not None:
-        params["snap"] = None if args.snap == "none" else args.snap
-    if args.keep_edges is not None:
-        params["keep_edges"] = None if args.keep_edges == "none" else args.keep_edges
+    params.update(_output_flags(args))
     if args.max_pixels is not None:
         params["max_pixels"] = None if args.max_pixels == "full" else args.max_pixels
     if args.weighting is not None:
@@ -294,6 +248,12 @@ def _segmenter(args):
     return DynaGuideSegmenter(**params)
 
 
+def _output_flags(args):
+    """The output parameters given on the command line (flags left out are not set)."""
+    return {name: getattr(args, name) for name in ("min_size", "snap", "keep_edges")
+            if hasattr(args, name)}
+
+
 def _outputs(source, outdir):
     stem = Path(str(source)).stem
     return outdir / f"{stem}_labels.png", outdir / f"{stem}_overlay.png"
@@ -301,8 +261,8 @@ def _outputs(source, outdir):
 
 def _segment_file(source, outdir, segmenter, threads):
     """Segment one file; returns None on success or an error message."""
-    from .io import read_image, write_labels, write_rgb
-    from .plotting import overlay
+    from ..io import read_image, write_labels, write_rgb
+    from ..plotting import overlay
 
     if threads:
         import torch
@@ -324,7 +284,7 @@ def _segment_file(source, outdir, segmenter, threads):
 def _check_options(outdir, segmenter, args, command="segment"):
     """Record the options in ``OUTDIR/segmenter.txt``; False when going on would mix label
     maps made with other options in one folder (reported on stderr)."""
-    from ._records import parameter_record
+    from .._records import parameter_record
 
     items = "images" if command == "segment" else "frames"
     existing = len(list(outdir.glob("*_labels.png"))) if outdir.is_dir() else 0
@@ -358,7 +318,7 @@ def _run_segment(args):
     except (ValueError, TypeError, NotImplementedError) as exc:
         print(f"skdynaguide segment: error: {exc}", file=sys.stderr)
         return 2
-    from .io import remove_partial_files
+    from ..io import remove_partial_files
 
     outdir = Path(args.output)
     failed = []
@@ -435,202 +395,6 @@ def _run_segment(args):
     return 0
 
 
-class VideoOptions:
-    """What ``video`` records in ``OUTDIR/segmenter.txt``: the mode, the frame budget of
-    the shared mode and the estimator's parameters (the record compares ``get_params``)."""
-
-    def __init__(self, mode, shared_frames, segmenter):
-        self.mode = mode
-        self.shared_frames = shared_frames
-        self.segmenter = segmenter
-
-    def get_params(self, deep=False):
-        params = {"mode": self.mode, "estimator": type(self.segmenter).__name__}
-        if self.mode == "shared":
-            params["shared_frames"] = self.shared_frames
-        return {**params, **self.segmenter.get_params(deep=False)}
-
-
-def _video_segmenter(args):
-    """The estimator of ``video``: DynaGuideSegmenter (independent) or InductiveSegmenter."""
-    from .inductive import InductiveSegmenter
-    from .segmenter import DynaGuideSegmenter
-
-    for option, flag, mode in (("partial_iter", "--partial-iter", "warm"),
-                               ("shared_frames", "--shared-frames", "shared")):
-        if getattr(args, option) is not None and args.mode != mode:
-            raise ValueError(f"{flag} applies to --mode {mode} only (got --mode {args.mode})")
-    params = {}
-    for option in ("guidance", "max_iter", "device", "partial_iter"):
-        if getattr(args, option) is not None:
-            params[option] = getattr(args, option)
-    if args.min_size is not None:
-        params["min_size"] = None if args.min_size == "none" else args.min_size
-    if args.max_pixels is not None:
-        params["max_pixels"] = None if args.max_pixels == "full" else args.max_pixels
-    params["random_state"] = args.seed
-    if args.mode == "independent":
-        return DynaGuideSegmenter(**params)
-    return InductiveSegmenter(**params)
-
-
-def _frame_outputs(stem, outdir):
-    return outdir / f"{stem}_labels.png", outdir / f"{stem}_overlay.png"
-
-
-def _image_frames(paths, failed):
-    """``(stem, frame)`` of each readable image; the others are appended to ``failed``."""
-    from .io import read_image
-    from .video import rgb_frame
-
-    for path in paths:
-        try:
-            frame = rgb_frame(read_image(path))
-        except (ValueError, OSError, MemoryError) as exc:
-            failed.append((path, f"{type(exc).__name__}: {exc}"))
-        else:
-            yield path.stem, frame
-
-
-def _video_frames(frames, source, failed):
-    """``(frame_000000, frame)``, ... of a video; a frame that cannot be decoded ends it
-    (appended to ``failed``)."""
-    index = 0
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except (ValueError, OSError, MemoryError) as exc:
-            failed.append((source, f"frame {index} and after: {type(exc).__name__}: {exc}"))
-            return
-        yield f"frame_{index:06d}", frame
-        index += 1
-
-
-def _run_video(args):
-    import warnings
-    from itertools import tee
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    from .io import remove_partial_files, write_labels, write_rgb
-    from .plotting import overlay
-    from .video import frame_sources, read_frames, segment_frames
-
-    try:
-        segmenter = _video_segmenter(args)
-        segmenter._resolve()  # parameter errors are usage errors, before any work
-        kind, where = frame_sources(args.source)
-        if kind == "video":
-            read_frames(where)  # PyAV installed, and a first frame decoded
-    except (ValueError, TypeError, NotImplementedError, OSError, ImportError) as exc:
-        print(f"skdynaguide video: error: {exc}", file=sys.stderr)
-        return 2
-    outdir = Path(args.output)
-    shared_frames = 8 if args.shared_frames is None else args.shared_frames
-    if not _check_options(outdir, VideoOptions(args.mode, shared_frames, segmenter), args,
-                          command="video"):
-        return 2
-
-    failed = []
-    if kind == "images":
-        # a.png and a.jpg would overwrite each other's outputs
-        owner = {}
-        for path in where:
-            owner.setdefault(path.stem, path)
-        for path in where:
-            if owner[path.stem] is not path:
-                failed.append((path, f"its outputs would overwrite those of "
-                                     f"{owner[path.stem]} (same file name stem)"))
-        where = [path for path in where if owner[path.stem] is path]
-        stems = [path.stem for path in where]
-    else:
-        # the frame count is needed only to know which frames are left when resuming
-        existing = not args.overwrite and any(outdir.glob("frame_*_labels.png"))
-        stems = None
-        if existing:
-            count = 0
-            try:
-                for _ in read_frames(where):
-                    count += 1
-            except (ValueError, OSError):  # reported when the frames are segmented
-                pass
-            stems = [f"frame_{index:06d}" for index in range(count)]
-
-    def done(stem):
-        return not args.overwrite and all(p.exists() for p in _frame_outputs(stem, outdir))
-
-    todo = None if stems is None else [stem for stem in stems if not done(stem)]
-    skipped = 0 if stems is None else len(stems) - len(todo)
-    if skipped and not args.quiet:
-        print(f"skipping {skipped} frame(s) already segmented (use --overwrite to redo)")
-    if todo == []:
-        if not args.quiet:
-            print(f"0 frame(s) segmented into {outdir}/, {skipped} skipped (already "
-                  "segmented)")
-        return _report_failed(failed)
-
-    # warm: a frame's labels depend on the frames before it, so those are trained on again
-    # (not written), up to the last frame left; independent: only the frames left
-    last = None if todo is None else todo[-1]
-
-    def frames():
-        source = (_image_frames(where, failed) if kind == "images"
-                  else _video_frames(read_frames(where), where, failed))
-        for stem, frame in source:
-            for path in _frame_outputs(stem, outdir):  # what a killed run was writing
-                remove_partial_files(path)
-            if args.mode == "independent" and done(stem):
-                continue
-            yield stem, frame
-            if args.mode == "warm" and stem == last:
-                return
-
-    to_segment, to_write = tee(frames())
-    labels = segment_frames((frame for _, frame in to_segment), args.mode,
-                            segmenter=segmenter, shared_frames=shared_frames)
-    pairs = zip(to_write, labels)
-    bar = None
-    if not args.quiet:
-        from tqdm.auto import tqdm
-
-        total = None  # a video's length is known only when resuming
-        if stems is not None:
-            total = {"independent": len(todo), "warm": stems.index(last) + 1,
-                     "shared": len(stems)}[args.mode]
-        bar = tqdm(desc="segmenting", unit="frame", total=total)
-    written = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            for (stem, frame), label_map in pairs:
-                if not done(stem):
-                    labels_path, overlay_path = _frame_outputs(stem, outdir)
-                    write_labels(labels_path, label_map)
-                    write_rgb(overlay_path, overlay(frame, label_map))
-                    written += 1
-                if bar is not None:
-                    bar.update(1)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted after {written} frame(s); the finished outputs are "
-                  "complete: run the same command again to resume", file=sys.stderr)
-            return 130
-        except (ValueError, TypeError, OSError, MemoryError, RuntimeError) as exc:
-            failed.append((args.source, f"stopped after {written} frame(s) written: "
-                                        f"{type(exc).__name__}: {exc}"))
-        except Exception:  # stop, but keep the evidence
-            failed.append((args.source, f"stopped after {written} frame(s) written: "
-                                        + traceback.format_exc(limit=3).strip()))
-        finally:
-            if bar is not None:
-                bar.close()
-    if not args.quiet:
-        print(f"{written} frame(s) segmented into {outdir}/, {skipped} skipped (already "
-              f"segmented), {len(failed)} failed")
-    return _report_failed(failed)
-
-
 def _report_failed(failed):
     """Print the failures on stderr; the exit status (1 when there are some, else 0)."""
     if not failed:
@@ -639,90 +403,6 @@ def _report_failed(failed):
     for source, error in failed:
         print(f"  {source}: {error}", file=sys.stderr)
     return 1
-
-
-def _label_key(path):
-    stem = Path(path).stem
-    return stem[: -len("_labels")] if stem.endswith("_labels") else stem
-
-
-def _label_files(folder):
-    """``{key: path}`` of the label files in a folder (``<key>_labels.png`` or ``<key>.*``)."""
-    from .io import LABEL_SUFFIXES
-
-    found = {}
-    for path in sorted(Path(folder).iterdir()):
-        if path.suffix.lower() in LABEL_SUFFIXES and not path.stem.endswith("_overlay"):
-            found.setdefault(_label_key(path), path)
-    return found
-
-
-def _run_evaluate(args):
-    import csv
-
-    import numpy as np
-
-    from ._protocols import dataset_scores, image_scores
-    from .io import read_annotations
-
-    for folder in (args.predictions, args.ground_truth):
-        if not Path(folder).is_dir():
-            print(f"skdynaguide evaluate: error: {folder} is not a folder", file=sys.stderr)
-            return 2
-    if args.relabel and args.protocol != "bsds":
-        print("skdynaguide evaluate: error: --relabel applies to --protocol bsds only",
-              file=sys.stderr)
-        return 2
-    predictions = _label_files(args.predictions)
-    truths = _label_files(args.ground_truth)
-    if not predictions:
-        print(f"skdynaguide evaluate: error: no label maps in {args.predictions}",
-              file=sys.stderr)
-        return 2
-    ignore = None if args.protocol == "bsds" else args.ignore_index
-
-    failed, names, preds, annots, rows = [], [], [], [], []
-    for key, pred_path in predictions.items():
-        if key not in truths:
-            failed.append((pred_path, f"no ground truth named {key}.* in {args.ground_truth}"))
-            continue
-        try:
-            pred = read_annotations(pred_path)
-            if len(pred) != 1:
-                raise ValueError(f"a prediction must hold one label map, not {len(pred)}")
-            pred = pred[0]
-            truth = read_annotations(truths[key])
-            if any(t.shape != pred.shape for t in truth):
-                raise ValueError(f"prediction {pred.shape} and ground truth "
-                                 f"{truth[0].shape} differ in shape")
-            scores = image_scores(args.protocol, truth, pred, args.relabel, ignore)
-        except (ValueError, OSError) as exc:
-            failed.append((pred_path, str(exc)))
-            continue
-        names.append(key)
-        preds.append(pred)
-        annots.append(truth)
-        rows.append(dict(image=key, n_segments=int(len(np.unique(pred))), **scores))
-    for key in sorted(set(truths) - set(predictions)):
-        failed.append((truths[key], "ground truth without a prediction"))
-
-    if rows:
-        summary = dataset_scores(args.protocol, annots, preds, args.relabel, ignore)
-        print(f"protocol {args.protocol}{' (connected components)' if args.relabel else ''}, "
-              f"{len(rows)} image(s)")
-        for name, value in summary.items():
-            print(f"  {name:<10} {value:.4f}")
-        if args.csv:
-            with open(args.csv, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-    if failed:
-        print(f"{len(failed)} file(s) not scored:", file=sys.stderr)
-        for path, error in failed:
-            print(f"  {path}: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def main(argv=None):
@@ -751,9 +431,13 @@ def main(argv=None):
         parser.print_help()
         return 2
     if args.command == "evaluate":
-        return _run_evaluate(args)
+        from .evaluate import run_evaluate
+
+        return run_evaluate(args)
     if args.command == "video":
-        return _run_video(args)
+        from .video import run_video
+
+        return run_video(args)
     return _run_segment(args)
 
 

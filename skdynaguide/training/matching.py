@@ -25,7 +25,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator
 
-from ._registry import Pluggable
+from .._registry import Pluggable
 
 __all__ = [
     "GuideMatching",
@@ -44,7 +44,7 @@ def overlap_counts(guide, clusters, n_guide, n_channels):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.matching import overlap_counts
+    >>> from skdynaguide.training.matching import overlap_counts
     >>> guide, clusters = torch.tensor([0, 0, 1, 1]), torch.tensor([2, 2, 2, 0])
     >>> overlap_counts(guide, clusters, 2, 3)
     array([[0, 0, 2],
@@ -67,7 +67,7 @@ class GuideMatching(Pluggable, BaseEstimator, family="matching"):
     interface):
 
     >>> import torch
-    >>> from skdynaguide.matching import GuideMatching
+    >>> from skdynaguide.training.matching import GuideMatching
     >>> class AllZero(GuideMatching, name="all-zero-example"):
     ...     def __call__(self, guide, n_guide, clusters, n_channels):
     ...         return torch.zeros_like(guide)
@@ -91,7 +91,7 @@ class IndexMatching(GuideMatching, name="index"):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.matching import IndexMatching
+    >>> from skdynaguide.training.matching import IndexMatching
     >>> IndexMatching()(torch.tensor([0, 1, 5]), 6, torch.tensor([9, 9, 9]), 4).tolist()
     [0, 1, 1]
     """
@@ -106,7 +106,7 @@ class SortedMatching(GuideMatching, name="sorted"):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.matching import SortedMatching
+    >>> from skdynaguide.training.matching import SortedMatching
     >>> SortedMatching()(torch.tensor([0, 1, 2]), 3, torch.tensor([7, 3, 3]), 10).tolist()
     [3, 7, 3]
     """
@@ -122,7 +122,7 @@ class MajorityMatching(GuideMatching, name="majority"):
     Examples
     --------
     >>> import torch
-    >>> from skdynaguide.matching import MajorityMatching
+    >>> from skdynaguide.training.matching import MajorityMatching
     >>> guide, clusters = torch.tensor([0, 0, 0, 1]), torch.tensor([4, 4, 2, 4])
     >>> MajorityMatching()(guide, 2, clusters, 5).tolist()
     [4, 4, 4, 4]
@@ -141,7 +141,7 @@ class HungarianMatching(GuideMatching, name="hungarian"):
     Unlike majority matching, the two guide segments stay distinct:
 
     >>> import torch
-    >>> from skdynaguide.matching import HungarianMatching
+    >>> from skdynaguide.training.matching import HungarianMatching
     >>> guide = torch.tensor([0, 0, 0, 0, 1, 1, 1])
     >>> clusters = torch.tensor([4, 4, 4, 2, 4, 4, 2])
     >>> HungarianMatching()(guide, 2, clusters, 5).tolist()
@@ -163,7 +163,7 @@ def resolve_matching(matching):
 
     Examples
     --------
-    >>> from skdynaguide.matching import resolve_matching
+    >>> from skdynaguide.training.matching import resolve_matching
     >>> resolve_matching("hungarian")
     HungarianMatching()
     """

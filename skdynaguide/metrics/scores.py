@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 from scipy.optimize import linear_sum_assignment
-from skimage.measure import label as _connected_components
 
-from ._image import check_label_map, check_scalar_float
-from ._labels import as_label_maps
+from .._image import check_label_map, check_scalar_float, relabel_connected
+from .._labels import as_label_maps
 
 __all__ = [
     "contingency_matrix",
@@ -156,27 +155,6 @@ def pixel_accuracy(y_true, y_pred, *, ignore_index=None, accumulate=False):
     0.75
     """
     return _hungarian_scores(y_true, y_pred, ignore_index, accumulate)[1]
-
-
-def relabel_connected(labels, *, connectivity=1):
-    """Split every label into its connected components, labelled 0..k-1.
-
-    Parameters
-    ----------
-    labels : array-like of shape (H, W)
-        Integer label map.
-    connectivity : {1, 2}, default=1
-        1: 4-neighbourhood; 2: 8-neighbourhood.
-
-    Examples
-    --------
-    >>> relabel_connected([[0, 1, 0]]).tolist()
-    [[0, 1, 2]]
-    """
-    array = check_label_map(labels)
-    if connectivity not in (1, 2):
-        raise ValueError(f"connectivity must be 1 or 2, got {connectivity!r}")
-    return _connected_components(array, background=array.min() - 1, connectivity=connectivity) - 1
 
 
 def segment_best_overlap(y_true, y_pred, *, ignore_index=None):

@@ -12,8 +12,8 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
-from ._image import check_scalar_int
-from ._registry import Pluggable
+from .._image import check_scalar_int
+from .._registry import Pluggable
 
 __all__ = ["DynaGuideNet", "NetworkBuilder", "CNNBuilder", "resolve_network",
            "with_coordinates"]
@@ -154,7 +154,7 @@ class NetworkBuilder(Pluggable, BaseEstimator, family="network"):
 
     >>> import torch
     >>> from torch import nn
-    >>> from skdynaguide.network import NetworkBuilder
+    >>> from skdynaguide.training.network import NetworkBuilder
     >>> class OneConv(NetworkBuilder, name="one-conv-example"):
     ...     def build(self, n_features, n_clusters):
     ...         return nn.Sequential(nn.Conv2d(3, n_clusters, 3, padding=1),
@@ -189,7 +189,7 @@ class CNNBuilder(NetworkBuilder, name="cnn"):
 
     Examples
     --------
-    >>> from skdynaguide.network import CNNBuilder
+    >>> from skdynaguide.training.network import CNNBuilder
     >>> net = CNNBuilder(n_blocks=3)(16, 8)
     >>> type(net).__name__, len(net.blocks)
     ('DynaGuideNet', 3)
@@ -225,7 +225,7 @@ def resolve_network(network, *, n_blocks=2, residual=True, coordinates=False):
 
     Examples
     --------
-    >>> from skdynaguide.network import resolve_network
+    >>> from skdynaguide.training.network import resolve_network
     >>> build = resolve_network("cnn", n_blocks=3)
     >>> type(build(16, 8)).__name__
     'DynaGuideNet'

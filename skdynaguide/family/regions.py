@@ -2,7 +2,7 @@
 
 Per-image segmenters (DynaGuide, DFC, felzenszwalb...) give every image its own arbitrary
 ids. :class:`RegionClassifier` embeds every region of every image
-(:mod:`skdynaguide.embedding`) and clusters all of them with k-means, so that a class id
+(:mod:`skdynaguide.family.embedding`) and clusters all of them with k-means, so that a class id
 means the same thing in every image and a dataset-level Hungarian mIoU
 (:func:`~skdynaguide.metrics.hungarian_miou` with ``accumulate=True``) is meaningful.
 :func:`repeated_scores` reruns the k-means with different seeds and reports mean ± std, as
@@ -19,10 +19,11 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._image import check_images, check_label_map, check_scalar_int, relabel_consecutive
+from .._image import (check_images, check_label_map, check_scalar_int, relabel_connected,
+                      relabel_consecutive)
 from .embedding import resolve_embedder
-from ._labels import as_label_maps
-from .metrics import hungarian_miou, pixel_accuracy, relabel_connected
+from .._labels import as_label_maps
+from ..metrics.scores import hungarian_miou, pixel_accuracy
 
 __all__ = ["RegionClassifier", "RegionData", "repeated_scores", "RepeatedScores", "cluster_regions"]
 
@@ -42,9 +43,9 @@ class RegionClassifier(ClusterMixin, BaseEstimator):
         Number K of classes (k-means clusters) for the whole dataset.
     embedder : {"colour", "dino"} or RegionEmbedder, default="colour"
         How a region becomes a vector: ``"colour"``
-        (:class:`~skdynaguide.embedding.ColourTextureEmbedder`: Lab colour moments and
+        (:class:`~skdynaguide.family.embedding.ColourTextureEmbedder`: Lab colour moments and
         histograms and gradient statistics, weight-free), ``"dino"``
-        (:class:`~skdynaguide.embedding.DINOEmbedder`: mean DINO ViT-S/8 patch token; needs
+        (:class:`~skdynaguide.family.embedding.DINOEmbedder`: mean DINO ViT-S/8 patch token; needs
         transformers and the weights), or an embedder instance.
     split_connected : bool, default=False
         Classify every connected piece (4-connectivity) of a label separately; useful when
@@ -288,7 +289,7 @@ def cluster_regions(features, n_classes, *, sample_weight=None, n_init=10, max_i
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.regions import cluster_regions
+    >>> from skdynaguide.family.regions import cluster_regions
     >>> features = np.array([[0.0], [0.1], [5.0], [5.2]])
     >>> kmeans = cluster_regions(features, 2, random_state=0)
     >>> labels = kmeans.labels_.tolist()
@@ -316,7 +317,7 @@ class RepeatedScores:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdynaguide.regions import RepeatedScores
+    >>> from skdynaguide.family.regions import RepeatedScores
     >>> print(RepeatedScores(miou=np.array([0.5, 0.7]), accuracy=np.array([0.8, 0.8])))
     mIoU 0.6000 ± 0.1414, pixel accuracy 0.8000 ± 0.0000 (2 runs)
     """

@@ -6,8 +6,8 @@ the test set. Use it with ``refit=False``; each candidate then segments and scor
 image once::
 
     from sklearn.model_selection import GridSearchCV
-    from skdynaguide.model_selection import TransductiveSplit
-    from skdynaguide.scoring import get_scorer
+    from skdynaguide.metrics.model_selection import TransductiveSplit
+    from skdynaguide.metrics.scoring import get_scorer
 
     search = GridSearchCV(DynaGuideSegmenter(), {"alpha": [5, 15, 50]},
                           cv=TransductiveSplit(), scoring=get_scorer("bsds_mean"),
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 
-from ._image import check_scalar_int
+from .._image import check_scalar_int
 
 __all__ = ["TransductiveSplit"]
 

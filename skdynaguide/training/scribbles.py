@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses.scribble import UNLABELLED
+from ..losses.scribble import UNLABELLED
 
 __all__ = ["UNLABELLED", "check_scribbles", "resize_scribbles"]
 
