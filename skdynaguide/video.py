@@ -275,7 +275,7 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
         with their own guidance maps. By default they do not: the guide shaped the classes
         in the first ``fit``, and a new guide on every frame, matched to the channels
         anew, keeps reassigning regions to other classes, which makes the labels flicker
-        (``benchmarks/RESULTS.md``, section 7); without it the few steps per frame only
+        (``benchmarks/bench_inductive.py video``); without it the few steps per frame only
         follow the image (similarity and continuity). Ignored in the other modes.
     shared_frames : int or None, default=8
         ``"shared"`` mode: the most frames the network trains on: every k-th frame, k the
@@ -302,8 +302,8 @@ def segment_frames(frames, mode="warm", *, segmenter=None, warm_frames=1, shared
 
     Notes
     -----
-    ``benchmarks/RESULTS.md`` measures the stability of the labels of ``"warm"`` training
-    over video frames against per-frame runs.
+    ``benchmarks/bench_inductive.py video`` measures the stability of the labels of
+    ``"warm"`` training over video frames against per-frame runs.
 
     Examples
     --------

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -245,3 +247,36 @@ def test_evaluate_usage_errors_exit_two(scored_dirs, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["evaluate", str(tmp_path / "empty"), str(truth)]) == 2
     assert "no label maps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, text, value", [
+    ("min_size", "30", 30), ("min_size", "0.01", 0.01), ("min_size", "None", None),
+    ("snap", "0", 0), ("snap", "none", None), ("keep_edges", "1", 1), ("keep_edges", "0.5", 0.5),
+])
+def test_output_flags_parse_to_the_declared_values(name, text, value):
+    from skdynaguide._parameters import flag_type
+
+    assert flag_type(name)(text) == value
+
+
+@pytest.mark.parametrize("name, text", [
+    ("min_size", "-1"), ("min_size", "1.5"), ("snap", "-2"), ("snap", "two"),
+    ("keep_edges", "0"), ("keep_edges", "1.2"),
+])
+def test_output_flags_refuse_what_the_estimators_refuse(name, text):
+    import argparse
+
+    from skdynaguide import DynaGuideSegmenter
+    from skdynaguide._parameters import ACCEPTED, flag_type
+
+    with pytest.raises(argparse.ArgumentTypeError, match=re.escape(ACCEPTED[name])):
+        flag_type(name)(text)
+    value = text
+    for kind in (int, float):
+        try:
+            value = kind(text)
+            break
+        except ValueError:
+            continue
+    with pytest.raises((TypeError, ValueError), match=name):
+        DynaGuideSegmenter(**{name: value}).fit(np.zeros((4, 4, 3)))

@@ -118,3 +118,37 @@ def test_metric_input_errors():
         hungarian_miou([np.zeros((2, 2))] * 2, [np.zeros((2, 2))])
     with pytest.raises(ValueError, match="every pixel is ignored"):
         hungarian_miou(np.full((2, 2), 255), np.zeros((2, 2)), ignore_index=255)
+
+
+def test_segmentation_covering_weighs_regions_by_area():
+    from skdynaguide.metrics import segmentation_covering
+    from skdynaguide.metrics.covering import covering_counts
+
+    truth = np.zeros((10, 10), dtype=int)
+    truth[:, 8:] = 1  # a large region (80 px) and a small one (20 px)
+    perfect = truth + 7
+    assert segmentation_covering([truth], perfect) == 1.0
+    # the small region missed entirely (merged into the large one): the large region's
+    # IoU is 80/100 and the small one's 20/100, weighted by 80 and 20 pixels
+    merged = np.zeros((10, 10), dtype=int)
+    assert covering_counts(truth, merged) == (80 * 0.8 + 20 * 0.2, 100)
+    assert segmentation_covering([truth], merged) == pytest.approx(0.68)
+    # pooled over annotations and images by pixels, not averaged per image
+    two = segmentation_covering([[truth], [truth, truth]], [perfect, merged])
+    assert two == pytest.approx((100 + 2 * 68) / 300)
+    # two interleaved classes covered by one region: each IoU is 1/2
+    stripes = np.tile([0, 1], (10, 5))
+    assert segmentation_covering([stripes], np.zeros((10, 10), int)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="annotations for 1 images but 2 predictions"):
+        segmentation_covering([[truth]], [truth, truth])
+
+
+def test_covering_scorer_and_protocol():
+    from skdynaguide.metrics._protocols import dataset_scores
+    from skdynaguide.metrics.scoring import SCORER_NAMES, covering_score
+
+    truth = np.repeat([[0, 0, 1, 1]], 2, axis=0)
+    assert covering_score([truth], [truth + 3]) == 1.0
+    assert {"covering", "covering_cc"} <= set(SCORER_NAMES)
+    scores = dataset_scores("bsds", [[truth]], [truth], relabel=False, ignore_index=None)
+    assert scores["covering"] == 1.0 and scores["mean"] == 1.0

@@ -431,11 +431,11 @@ def main(argv=None):
         parser.print_help()
         return 2
     if args.command == "evaluate":
-        from .evaluate import run_evaluate
+        from ._evaluate import run_evaluate
 
         return run_evaluate(args)
     if args.command == "video":
-        from .video import run_video
+        from ._video import run_video
 
         return run_video(args)
     return _run_segment(args)

@@ -166,7 +166,7 @@ class DiffSegGuidance(GuidanceProvider, name="diffseg"):
     diffseg`` measures the seconds per 512² window and the peak memory (float32 on the CPU)
     with a randomly initialised UNet of SD v1.4's size (860 M parameters) and an SD-size VAE
     saved and loaded back through this class, since random weights cost the same as trained
-    ones; the figures are in ``benchmarks/RESULTS.md``. Most of the peak is reached by
+    ones. Most of the peak is reached by
     loading the libraries and the models; in float16 the models' weights take about 1.8 GiB.
 
     References

@@ -224,8 +224,7 @@ class FCMGuidance(GuidanceProvider, name="fcm"):
     on its colour, the spatial constraint acting through the memberships and the centres.
 
     Its cost per image and its quality as a guide are measured by
-    ``OMP_NUM_THREADS=1 python benchmarks/bench_family.py`` (figures in
-    ``benchmarks/RESULTS.md``).
+    ``OMP_NUM_THREADS=1 python benchmarks/bench_family.py``.
 
     Parameters
     ----------

@@ -84,7 +84,7 @@ class SegFormerGuidance(GuidanceProvider, name="segformer"):
     segformer`` measures the seconds per 512 × 512 image and the peak memory (float32 on the
     CPU) with a randomly initialised model of b0's size (``SegformerConfig()`` defaults:
     3.75 M parameters) saved and loaded back through this class, since random weights cost
-    the same as trained ones; the figures are in ``benchmarks/RESULTS.md``.
+    the same as trained ones.
 
     References
     ----------

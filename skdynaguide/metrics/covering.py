@@ -8,11 +8,7 @@ both, with the number of segments per image.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .._image import relabel_connected
-from .._labels import as_label_maps
-from .scores import _counts, _is_nested, _iou_matrix, _pair
+from .scores import _counts, _iou_matrix, _pair, annotated_images
 
 __all__ = ["covering_counts", "segmentation_covering"]
 
@@ -72,18 +68,8 @@ def segmentation_covering(annotations, y_pred, *, relabel=False, connectivity=1)
     >>> segmentation_covering([truth], np.array([[4, 4, 5, 5]]))
     0.625
     """
-    preds = as_label_maps(y_pred)
-    single = len(preds) == 1 and not _is_nested(annotations)
-    per_image = [annotations] if single else list(annotations)
-    if len(per_image) != len(preds):
-        raise ValueError(f"annotations for {len(per_image)} images but {len(preds)} predictions")
     covered = pixels = 0.0
-    for annots, pred in zip(per_image, preds):
-        annots = as_label_maps(annots)
-        if not annots:
-            raise ValueError("an image has no annotations")
-        if relabel:
-            pred = relabel_connected(pred, connectivity=connectivity)
+    for annots, pred in annotated_images(annotations, y_pred, relabel, connectivity):
         for annotation in annots:
             c, n = covering_counts(annotation, pred)
             covered, pixels = covered + c, pixels + n

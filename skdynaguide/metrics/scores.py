@@ -241,20 +241,38 @@ def bsds_best_overlap(annotations, y_pred, *, relabel=False, connectivity=1):
     >>> s["fine"], s["coarse"]
     (1.0, 0.5)
     """
+    return _pool_bsds([[segment_best_overlap(a, pred) for a in annots]
+                       for annots, pred in annotated_images(annotations, y_pred, relabel,
+                                                            connectivity)])
+
+
+def annotated_images(annotations, y_pred, relabel=False, connectivity=1):
+    """``(annotations, prediction)`` per image, checked, the prediction relabelled into
+    connected components if asked: the inputs of the BSD500 protocols.
+
+    ``annotations`` are one image's list of maps (with ``y_pred`` one map) or one list per
+    image.
+
+    Examples
+    --------
+    >>> pairs = annotated_images([np.array([[0, 1]])], np.array([[4, 4]]))
+    >>> len(pairs), len(pairs[0][0])
+    (1, 1)
+    """
     preds = as_label_maps(y_pred)
     single = len(preds) == 1 and not _is_nested(annotations)
     per_image = [annotations] if single else list(annotations)
     if len(per_image) != len(preds):
         raise ValueError(f"annotations for {len(per_image)} images but {len(preds)} predictions")
-    per_image_ious = []
+    pairs = []
     for annots, pred in zip(per_image, preds):
         annots = as_label_maps(annots)
         if not annots:
             raise ValueError("an image has no annotations")
         if relabel:
             pred = relabel_connected(pred, connectivity=connectivity)
-        per_image_ious.append([segment_best_overlap(a, pred) for a in annots])
-    return _pool_bsds(per_image_ious)
+        pairs.append((annots, pred))
+    return pairs
 
 
 def _pool_bsds(per_image_ious):

@@ -77,9 +77,8 @@ def snap_to_edges(image, labels, band, *, sigma=1.0, edges=None):
 
     Notes
     -----
-    This is a classical way of sharpening a coarse mask: the benchmark that chose it
-    (``benchmarks/RESULTS.md``, section 6) found that it moves an 8-px grid's boundaries
-    onto the annotators' more often than the network alone does.
+    This is a classical way of sharpening a coarse mask; ``benchmarks/bench_refine.py
+    --snaps`` compares it with the network's own boundaries on coarse guides.
 
     Examples
     --------
@@ -167,8 +166,7 @@ def redraw_boundaries(image, segments, guide, band, *, sigma=1.0, keep_edges=Non
 
     This is how :class:`~skdynaguide.DynaGuideSegmenter` draws its output boundaries
     (``snap``): its network is trained on a shrunk image and moves a coarse guide's
-    boundaries less accurately than the watershed does (``benchmarks/RESULTS.md``,
-    section 6).
+    boundaries less accurately than the watershed does (``benchmarks/bench_refine.py``).
 
     Parameters
     ----------

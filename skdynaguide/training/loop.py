@@ -37,7 +37,13 @@ __all__ = ["train", "segment_image", "segment_batch", "SegmentationResult", "ima
 
 @dataclass
 class SegmentationResult:
-    """What training on one image produced (all numpy).
+    """What training on one image produced.
+
+    ``labels`` are the clusters of the final training response at the image's full size
+    (upsampled); ``network`` is the trained network of an image that trained shrunk, kept
+    for the full-size pass of the output pipeline
+    (:class:`~skdynaguide.output.FinalResolution`), None otherwise or when its response
+    was not finite. The rest is numpy.
 
     Examples
     --------
@@ -57,9 +63,6 @@ class SegmentationResult:
     history: dict = field(default_factory=dict)
     min_labels: int | None = None  # the stopping rule's q' floor actually used
     silhouette_k: int | None = None
-    # The trained network of an image that trained shrunk (None otherwise, or when its
-    # response was not finite), for the full-size pass of the output pipeline
-    # (skdynaguide.output.pipeline.FinalResolution); labels are its training response's.
     network: object = None
     training_shape: tuple | None = None
 

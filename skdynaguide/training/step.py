@@ -16,7 +16,7 @@ __all__ = ["MEMORY_FORMAT", "network_input", "new_optimizer", "forward", "gradie
 
 # The layout of the network's weights and input during training. Channels-last (NHWC)
 # convolutions are faster on CPU (oneDNN); benchmarks/bench_speed.py --ladder switches this
-# to torch.contiguous_format to measure by how much (benchmarks/RESULTS.md).
+# to torch.contiguous_format to measure by how much.
 MEMORY_FORMAT = torch.channels_last
 
 
