@@ -2,7 +2,7 @@
 
     python benchmarks/bench_inductive.py bsds --data-root ../shared/data --train-limit 200
         --val-limit 20 [--max-iter 500] [--inductive param=value,...] [--seed 0]
-        [--per-image F.csv]
+        [--per-image F.csv] [--model PATH] [--redraw NAME:param=value,...]
     python benchmarks/bench_inductive.py variants --data-root ../shared/data --train-limit 20
         --val-limit 10 --max-iter 300 --variant NAME:param=value,... [--variant ...]
     python benchmarks/bench_inductive.py video --data-root ../shared/data --image 101085
@@ -18,6 +18,8 @@ of all). Per method: seconds per image (for the inductive model, the forward pas
 ``predict`` at full size and at the training size, the output pipeline included, and
 ``predict_classes``), best-overlap Mean (SPEC's BSD500 protocol, raw labels), boundary F at
 2 px and the number of connected segments per image; then paired per-image differences.
+``--redraw NAME:param=value`` adds rows predicted by the same network with other output
+parameters; ``--model PATH`` saves the fitted model there, or loads it if it exists.
 
 ``variants``: the inductive model alone, with its defaults and with each ``--variant``'s
 parameters (e.g. ``index:matching=index``): seconds of the fit and of ``predict`` per val
@@ -85,13 +87,20 @@ def run_bsds(args):
     val = load_split(args.data_root, "val", args.val_limit)
     start = time.perf_counter()
     params = parse_variant(f"inductive:{args.inductive}")[1]
-    model = InductiveSegmenter(**{"max_iter": args.max_iter, "random_state": args.seed,
-                                  **params}).fit(train)
+    if args.model and Path(args.model).exists():
+        model = InductiveSegmenter.load(args.model).set_params(**params)
+        print(f"model loaded from {args.model} (fitted with {model.n_iter_} steps)", flush=True)
+    else:
+        model = InductiveSegmenter(**{"max_iter": args.max_iter, "random_state": args.seed,
+                                      **params}).fit(train)
+        if args.model:
+            model.save(args.model)
     fit_seconds = time.perf_counter() - start
     print(f"fit on {len(train)} train images, {args.max_iter} steps: {fit_seconds:.0f} s",
           flush=True)
-    shrunk = clone(model).set_params(final_resolution="training")
-    shrunk.network_ = model.network_
+    shrunk = _redrawn(model, final_resolution="training")
+    redraws = [(f"redraw_{name}", _redrawn(model, **values))
+               for name, values in (parse_variant(v) for v in args.redraw)]
     per_image = DynaGuideSegmenter(random_state=args.seed)
     colour_only = DynaGuideSegmenter(coordinates=False, random_state=args.seed)
     felzenszwalb = resolve_guidance("felzenszwalb")
@@ -105,6 +114,7 @@ def run_bsds(args):
         labels = {}
         methods = [("inductive", model.predict), ("inductive_shrunk", shrunk.predict),
                    ("inductive_classes", model.predict_classes),
+                   *[(name, other.predict) for name, other in redraws],
                    ("per_image", per_image.fit_predict)]
         if args.colour_only:
             methods.append(("colour_only", colour_only.fit_predict))
@@ -131,6 +141,7 @@ def run_bsds(args):
             ("inductive_classes", "inductive: predict_classes (the network's classes)"),
             ("per_image", "per-image training (DynaGuideSegmenter defaults)"),
             ("colour_only", "per-image training, colour-only network (coordinates=False)"),
+            *[(name, f"inductive: predict with {name[7:]}") for name, _ in redraws],
             ("felzenszwalb", "Felzenszwalb alone (the guide)")):
         if f"{name}_mean" not in rows[0]:
             continue
@@ -146,7 +157,8 @@ def run_bsds(args):
           f"{training / np.mean([r['inductive_shrunk_seconds'] for r in rows]):.0f}x (training "
           "size) faster than per-image training")
     for a, b in (("inductive", "per_image"), ("inductive", "felzenszwalb"),
-                 ("inductive_shrunk", "inductive"), ("per_image", "felzenszwalb")):
+                 ("inductive_shrunk", "inductive"), ("per_image", "felzenszwalb"),
+                 *[(name, "per_image") for name, _ in redraws]):
         print(f"paired {a} - {b}: Mean {paired(rows, a, b, 'mean')}, "
               f"boundary F {paired(rows, a, b, 'boundary_f')}")
     if args.per_image:
@@ -154,6 +166,13 @@ def run_bsds(args):
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+
+
+def _redrawn(model, **params):
+    """The fitted model with other output parameters, its network shared (no training)."""
+    other = clone(model).set_params(**params)
+    other.network_ = model.network_
+    return other
 
 
 def run_variants(args):
@@ -336,6 +355,12 @@ def main(argv=None):
                       help="also per-image training with the colour-only network")
     bsds.add_argument("--inductive", default="", metavar="param=value,...",
                       help="parameters of the inductive model other than its defaults")
+    bsds.add_argument("--model", default=None, metavar="PATH",
+                      help="load the fitted model from PATH if it exists, else fit and save it "
+                      "there (InductiveSegmenter.save)")
+    bsds.add_argument("--redraw", action="append", default=[], metavar="NAME:param=value,...",
+                      help="also predict with other output parameters (min_size, snap, "
+                      "keep_edges, final_resolution) from the same network")
     variants = commands.add_parser("variants")
     variants.add_argument("--train-limit", type=int, default=20)
     variants.add_argument("--val-limit", type=int, default=10)
