@@ -147,7 +147,13 @@ def _candidate_pairs(pred, gt, gt_flat, max_dist):
 
 
 def bsds_thresholds(n):
-    """The ``n`` evenly spaced thresholds of the BSDS code, ``1/(n+1) ... n/(n+1)``."""
+    """The ``n`` evenly spaced thresholds of the BSDS code, ``1/(n+1) ... n/(n+1)``.
+
+    Examples
+    --------
+    >>> bsds_thresholds(3).tolist()
+    [0.25, 0.5, 0.75]
+    """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"the number of thresholds must be an int >= 1, got {n!r}")
     return np.linspace(1.0 / (n + 1), 1.0 - 1.0 / (n + 1), int(n))
@@ -198,6 +204,15 @@ def boundary_pr_counts(prob, annotations, thresholds=99, max_dist_ratio=0.0075, 
         data set with :func:`bsds_ods_ois_ap`.
     thresholds : ndarray of shape (n_thresholds,)
         The levels used (``[0.5]`` for boolean maps and segmentations).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seg = np.zeros((40, 60), dtype=int); seg[:, 30:] = 1
+    >>> prob = seg_to_boundaries(seg).astype(float)
+    >>> counts, thresholds = boundary_pr_counts(prob, [seg, seg], thresholds=3)
+    >>> counts[0].tolist()  # cntP, sumP, cntR, sumR
+    [40, 40, 80, 80]
     """
     array = np.asarray(prob)
     if array.ndim != 2:
@@ -279,6 +294,15 @@ def bsds_ods_ois_ap(counts_per_image, thresholds=None):
         ``ap`` (area under the data-set precision-recall curve, by the BSDS code's rule:
         precision linearly interpolated at recall 0, 0.01, ..., 1 and zero outside the
         measured range, then averaged), ``precision`` and ``recall`` (the curve).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seg = np.zeros((40, 60), dtype=int); seg[:, 30:] = 1
+    >>> prob = seg_to_boundaries(seg).astype(float)
+    >>> scores = bsds_ods_ois_ap([boundary_pr_counts(prob, [seg], thresholds=5)[0]])
+    >>> round(scores["ods"], 3), round(scores["ois"], 3)
+    (1.0, 1.0)
     """
     arrays = []
     for k, c in enumerate(counts_per_image):
