@@ -9,6 +9,9 @@ from .base import BoundaryDetector
 
 __all__ = ["GradientBoundaries"]
 
+#: Default gradient strength mapped to 0.5 (see ``softness``).
+SOFTNESS = 0.1
+
 
 class GradientBoundaries(BoundaryDetector, name="gradient"):
     """Boundary map from the colour gradient of the image in Lab, over several scales.
@@ -40,7 +43,7 @@ class GradientBoundaries(BoundaryDetector, name="gradient"):
     (True, 0.0)
     """
 
-    def __init__(self, sigmas=(1.0, 2.0, 4.0), softness=0.1, nms=True):
+    def __init__(self, sigmas=(1.0, 2.0, 4.0), softness=SOFTNESS, nms=True):
         self.sigmas = sigmas
         self.softness = softness
         self.nms = nms

@@ -4,8 +4,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
+from .._image import check_scalar_float
+from ._network import FEATURE_SIGMAS, ModelFileError, input_features, read_model
 from .base import BoundaryDetector
-from ._network import ModelFileError, input_features, read_model
+from .gradient import SOFTNESS
 
 __all__ = ["LearnedBoundaries", "ModelFileError", "load_boundary_model", "DEFAULT_MODEL"]
 
@@ -51,6 +55,13 @@ def load_boundary_model(path=None):
     return _CACHE[key]
 
 
+def gradient_strength(features):
+    """The ``"gradient"`` detector's map, from the gradient channels of the input features."""
+    grads = features[3:].reshape(len(FEATURE_SIGMAS), 3, *features.shape[1:])
+    magnitude = np.sqrt((grads ** 2).sum(axis=1)).mean(axis=0)
+    return magnitude / (magnitude + np.float32(SOFTNESS))
+
+
 class LearnedBoundaries(BoundaryDetector, name="learned"):
     """Boundary map from a small convolutional network trained on human boundaries.
 
@@ -64,6 +75,11 @@ class LearnedBoundaries(BoundaryDetector, name="learned"):
     model_path : str, path or None, default=None
         A model file written by the training script; None uses the shipped one. Pass your
         own to use a network trained on other data.
+    gradient_weight : float, default=0.5
+        Share of the weight-free colour gradient (:class:`GradientBoundaries` at its default
+        scales, computed from the network's own input features) averaged into the network's
+        map. The gradient catches faint boundaries the network misses and spreads the map's
+        values more evenly over [0, 1]; set 0 for the network alone.
     nms : bool, default=True
         Thin the map to one-pixel ridges by non-maximum suppression. Turn it off for a
         smooth map (as input to a watershed, for instance).
@@ -78,10 +94,22 @@ class LearnedBoundaries(BoundaryDetector, name="learned"):
     ((40, 40), dtype('float32'))
     """
 
-    def __init__(self, model_path=None, nms=True):
+    def __init__(self, model_path=None, gradient_weight=0.5, nms=True):
         self.model_path = model_path
+        self.gradient_weight = gradient_weight
         self.nms = nms
+
+    def validate(self):
+        weight = check_scalar_float(self.gradient_weight, "gradient_weight", min_value=0.0)
+        if weight > 1:
+            raise ValueError(f"gradient_weight must lie in [0, 1], got {weight}")
+        return self
 
     def strength(self, image):
         net, _ = load_boundary_model(self.model_path)
-        return net.predict(input_features(image))
+        features = input_features(image)
+        prob = net.predict(features)
+        weight = np.float32(self.gradient_weight)
+        if weight > 0:
+            prob = (1 - weight) * prob + weight * gradient_strength(features)
+        return prob
