@@ -6,7 +6,9 @@
 Rows: each registered detector (``--detectors``, default all), the plain colour gradient
 (Sobel on Lab, no smoothing over scales, with non-maximum suppression: a Canny-like
 baseline), and ``--model`` files if given (a network trained by ``train_boundaries.py``).
-Seconds per image count the detector only, not the scoring.
+Seconds per image count the detector only, not the scoring. The shipped ``"learned"`` model
+was trained on train + val: score it on val only through ``--model`` with a network trained
+on train alone (``train_boundaries.py --splits train``), or on held-out images.
 """
 from __future__ import annotations
 
