@@ -1,0 +1,91 @@
+"""The BSDS boundary benchmark on synthetic maps whose scores are known."""
+import numpy as np
+import pytest
+
+from skdynaguide.bsds_edges import (boundary_pr_counts, bsds_ods_ois_ap, bsds_thresholds,
+                                    match_boundaries, seg_to_boundaries)
+
+
+def two_regions(shape=(60, 90), column=45):
+    seg = np.zeros(shape, dtype=np.int32)
+    seg[:, column:] = 1
+    return seg
+
+
+def test_seg_to_boundaries_is_one_pixel_on_the_left_of_a_vertical_step():
+    b = seg_to_boundaries(two_regions())
+    assert b.sum() == 60
+    assert b[:, 44].all() and not b[:, 45].any()
+
+
+def test_perfect_map_scores_one():
+    seg = two_regions()
+    prob = seg_to_boundaries(seg).astype(np.float64)
+    s = bsds_ods_ois_ap([boundary_pr_counts(prob, [seg, seg], thresholds=9)[0]])
+    assert s["ods"] == pytest.approx(1.0)
+    assert s["ois"] == pytest.approx(1.0)
+
+
+def test_map_shifted_past_the_tolerance_scores_about_zero():
+    seg = two_regions()
+    tolerance = 0.0075 * np.hypot(*seg.shape)
+    prob = np.roll(seg_to_boundaries(seg), int(tolerance) + 2, axis=1).astype(float)
+    s = bsds_ods_ois_ap([boundary_pr_counts(prob, [seg], thresholds=9)[0]])
+    assert s["ods"] < 0.05
+
+
+def test_matching_is_one_to_one():
+    gt = np.zeros((9, 9), bool)
+    gt[4, 4] = True
+    pred = np.zeros((9, 9), bool)
+    pred[4, 3] = pred[4, 5] = True  # both within reach of the single ground-truth pixel
+    mp, mg = match_boundaries(pred, gt, 2.0)
+    assert mp.sum() == 1 and mg.sum() == 1
+
+
+def test_half_the_boundary_gives_recall_one_half():
+    seg = two_regions()
+    prob = seg_to_boundaries(seg).astype(float)
+    prob[30:] = 0
+    counts, _ = boundary_pr_counts(prob, [seg], thresholds=5, thin=False)
+    s = bsds_ods_ois_ap([counts])
+    assert s["ods_recall"] == pytest.approx(0.5)
+    assert s["ods_precision"] == pytest.approx(1.0)
+
+
+def test_segmentations_and_binary_maps_are_scored_at_one_threshold():
+    seg = two_regions()
+    counts, thresholds = boundary_pr_counts(seg, [seg])
+    assert counts.shape == (1, 4) and counts[0, 0] == counts[0, 1] == counts[0, 2]
+    counts_b, _ = boundary_pr_counts(seg_to_boundaries(seg), [seg])
+    np.testing.assert_array_equal(counts, counts_b)
+
+
+def test_inputs_are_not_modified():
+    seg = two_regions()
+    prob = np.random.default_rng(0).random(seg.shape)
+    prob_copy, seg_copy = prob.copy(), seg.copy()
+    boundary_pr_counts(prob, [seg], thresholds=3)
+    np.testing.assert_array_equal(prob, prob_copy)
+    np.testing.assert_array_equal(seg, seg_copy)
+
+
+@pytest.mark.parametrize("prob, annotations, match", [
+    (np.zeros((4, 4, 3)), [np.zeros((4, 4), int)], "2-D"),
+    (np.full((4, 4), 2.0), [np.zeros((4, 4), int)], r"\[0, 1\]"),
+    (np.full((4, 4), np.nan), [np.zeros((4, 4), int)], "NaN"),
+    (np.zeros((4, 4)), [np.zeros((5, 4), int)], "annotation 0 has shape"),
+    (np.zeros((4, 4)), [], "empty"),
+])
+def test_bad_input_raises_a_clear_value_error(prob, annotations, match):
+    with pytest.raises(ValueError, match=match):
+        boundary_pr_counts(prob, annotations, thresholds=3)
+
+
+def test_bad_counts_and_thresholds_raise():
+    with pytest.raises(ValueError, match="thresholds"):
+        bsds_thresholds(0)
+    with pytest.raises(ValueError, match="shape"):
+        bsds_ods_ois_ap([np.zeros((3, 3))])
+    with pytest.raises(ValueError, match="max_dist"):
+        match_boundaries(np.zeros((3, 3), bool), np.zeros((3, 3), bool), -1)
