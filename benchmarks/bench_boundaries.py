@@ -23,7 +23,7 @@ from scipy import ndimage
 from skdynaguide.boundaries import BoundaryDetector, LearnedBoundaries, resolve_boundaries
 from skdynaguide.boundaries._features import normalised_lab
 from skdynaguide.boundaries._nms import boundary_orientation, non_maximum_suppression
-from skdynaguide.bsds_edges import boundary_pr_counts, bsds_ods_ois_ap
+from skdynaguide.metrics.bsds_edges import boundary_pr_counts, bsds_ods_ois_ap
 
 
 def plain_gradient(image):

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from skdynaguide.boundaries._network import (BoundaryNet, input_features, n_input_channels,
                                             save_model)
-from skdynaguide.bsds_edges import seg_to_boundaries
+from skdynaguide.metrics.bsds_edges import seg_to_boundaries
 
 
 def load_bsds(data_root, splits):

@@ -13,7 +13,7 @@ A boundary map gives every pixel the probability that it lies on the boundary of
 
 Both return a float32 map in [0, 1], thinned to one-pixel ridges by non-maximum suppression;
 pass ``nms=False`` for the smooth map (the input of a watershed, for instance). Score maps
-against human annotations with :mod:`skdynaguide.bsds_edges` (see
+against human annotations with :mod:`skdynaguide.metrics.bsds_edges` (see
 ``benchmarks/bench_boundaries.py``).
 """
 import matplotlib.pyplot as plt

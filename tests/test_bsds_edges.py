@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from skdynaguide.bsds_edges import (boundary_pr_counts, bsds_ods_ois_ap, bsds_thresholds,
+from skdynaguide.metrics.bsds_edges import (boundary_pr_counts, bsds_ods_ois_ap, bsds_thresholds,
                                     match_boundaries, seg_to_boundaries)
 
 

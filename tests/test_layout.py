@@ -13,7 +13,8 @@ PACKAGE = Path(skdynaguide.__file__).resolve().parent
 
 
 def test_the_tree_shows_the_pipeline():
-    for stage in ("guidance", "training", "output", "metrics", "family", "losses"):
+    for stage in ("guidance", "boundaries", "training", "output", "metrics", "family",
+                  "losses"):
         assert (PACKAGE / stage / "__init__.py").exists(), stage
 
 

@@ -2,6 +2,7 @@
 
 :mod:`~skdynaguide.metrics.scores` (Hungarian mIoU, best-overlap, boundary F),
 :mod:`~skdynaguide.metrics.covering` (Segmentation Covering),
+:mod:`~skdynaguide.metrics.bsds_edges` (the BSDS boundary benchmark of soft maps: ODS, OIS, AP),
 :mod:`~skdynaguide.metrics.scoring` (``GridSearchCV`` scorers),
 :mod:`~skdynaguide.metrics.evaluation` (:func:`~skdynaguide.evaluate` over a dataset) and
 :mod:`~skdynaguide.metrics.model_selection` (the transductive splitter). The functions of
