@@ -110,9 +110,11 @@ class InductiveSegmenter(SaveMixin, SegmenterMixin, ClusterMixin, BaseEstimator)
         The segments' boundaries are the guide's, moved onto the strongest image edge within
         this many pixels; the network's classes decide which guide regions merge. None or 0
         keeps the network's boundaries. See :class:`~skdynaguide.DynaGuideSegmenter`.
-    keep_edges : float in (0, 1] or None, default=0.9
+    keep_edges : float in (0, 1] or None, default=0.8
         Guide boundaries on the image's strongest edges (this quantile of its gradient) stay
-        even where one class covers both sides. See
+        even where one class covers both sides. Lower than the per-image default: a shared
+        network's classes are coarser than one image's clusters and merge more guide
+        regions (``benchmarks/bench_inductive.py bsds --redraw``). See
         :class:`~skdynaguide.DynaGuideSegmenter`.
     device : str, default="auto"
         Torch device for training and prediction (``"auto"``: CUDA if available). The
@@ -213,7 +215,7 @@ class InductiveSegmenter(SaveMixin, SegmenterMixin, ClusterMixin, BaseEstimator)
         final_resolution="full",
         min_size=0.001,
         snap=2,
-        keep_edges=0.9,
+        keep_edges=0.8,
         device="auto",
         precision="float32",
         random_state=None,

@@ -49,6 +49,11 @@ def _optional_pixels(text):
 
 
 def _build_parser():
+    # the defaults the help texts name are the estimators' own
+    from ..inductive import InductiveSegmenter
+    from ..segmenter import DynaGuideSegmenter
+
+    per_image, inductive = DynaGuideSegmenter().get_params(), InductiveSegmenter().get_params()
     parser = argparse.ArgumentParser(
         prog="skdynaguide",
         description="Unsupervised image segmentation with DynaGuide (a small CNN trained on "
@@ -80,7 +85,7 @@ def _build_parser():
     seg.add_argument("--weighting", default=None,
                      help="continuity weight: fsf (q'/alpha, default), scf (alpha/q') or a "
                      "number (fixed mu, as in DFC)")
-    seg.add_argument("--alpha", type=float, default=None, help="alpha of fsf/scf (default 15)")
+    seg.add_argument("--alpha", type=float, default=None, help=f"alpha of fsf/scf (default {per_image['alpha']:g})")
     seg.add_argument("--max-iter", type=_positive_int, default=None,
                      help="maximum SGD steps per image")
     seg.add_argument("--max-pixels", type=_optional_pixels, default=None,
@@ -97,7 +102,8 @@ def _build_parser():
                      help="how guide segments map onto the network's clusters: index "
                      "(default), hungarian, majority or sorted")
     seg.add_argument("--guidance-weight", type=float, default=None,
-                     help="lambda in the guidance weight lambda/q' (default 100)")
+                     help=f"lambda in the guidance weight lambda/q' (default "
+                     f"{per_image['guidance_weight']:g})")
     seg.add_argument("--coordinates", choices=["auto", "on", "off"], default=None,
                      help="give the network each pixel's position: auto (default: with a "
                      "guide), on, or off (the papers' colour-only network)")
@@ -106,14 +112,17 @@ def _build_parser():
                      "default) or from its training-size response upsampled (training)")
     seg.add_argument("--min-size", type=flag_type("min_size"), default=argparse.SUPPRESS,
                      help="connected segments of at least this many pixels (or this fraction "
-                     "of the image, e.g. 0.0005, the default); 'none' writes the raw clusters")
+                     f"of the image; default {per_image['min_size']}); 'none' writes the raw "
+                     "clusters")
     seg.add_argument("--snap", type=flag_type("snap"), default=argparse.SUPPRESS,
                      help="draw the boundaries from the guide's, moved onto the image's "
-                     "strongest edges within this many pixels (default 2); 0 or 'none' "
+                     f"strongest edges within this many pixels (default {per_image['snap']}); "
+                     "0 or 'none' "
                      "keeps the network's boundaries")
     seg.add_argument("--keep-edges", type=flag_type("keep_edges"), default=argparse.SUPPRESS,
                      help="with --snap: keep guide boundaries whose mean colour gradient "
-                     "reaches this quantile of the image's (default 0.9) even where the "
+                     f"reaches this quantile of the image's (default {per_image['keep_edges']}) "
+                     "even where the "
                      "network merges their sides; 'none' lets it merge any")
     seg.add_argument("--min-labels", type=_positive_int, default=None,
                      help="stop once the number of clusters q' falls to this value "
@@ -149,7 +158,8 @@ def _build_parser():
                      "per frame; independent: a fresh network trained on every frame, "
                      "segment ids arbitrary in each (default: %(default)s)")
     vid.add_argument("--partial-iter", type=_positive_int, default=None,
-                     help="warm mode: SGD steps on each frame after the first (default 10)")
+                     help="warm mode: SGD steps on each frame after the first (default "
+                     f"{inductive['partial_iter']})")
     vid.add_argument("--shared-frames", type=_positive_int, default=None,
                      help="shared mode: the most frames the network trains on (default 8)")
     vid.add_argument("--max-iter", type=_positive_int, default=None,
@@ -162,7 +172,8 @@ def _build_parser():
                      "resolution)")
     vid.add_argument("--min-size", type=flag_type("min_size"), default=argparse.SUPPRESS,
                      help="pieces of at least this many pixels (or this fraction of the "
-                     "frame, e.g. 0.001, the default); 'none' writes the raw network output")
+                     f"frame; default {inductive['min_size']}); 'none' writes the raw network "
+                     "output")
     vid.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N, mps")
     vid.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     vid.add_argument("--overwrite", action="store_true",
