@@ -1,7 +1,7 @@
 """
-======================================
+=========================================
 Boundary maps: colour gradient or learned
-======================================
+=========================================
 
 A boundary map gives every pixel the probability that it lies on the boundary of an object.
 :mod:`skdynaguide.boundaries` has two detectors behind one interface:

@@ -147,7 +147,7 @@ def _candidate_pairs(pred, gt, gt_flat, max_dist):
 
 
 def bsds_thresholds(n):
-    """The ``n`` evenly spaced thresholds of the BSDS code, ``1/(n+1) ... n/(n+1)``.
+    """The ``n`` evenly spaced thresholds of the BSDS code: ``k/(n+1)`` for k from 1 to n.
 
     Examples
     --------
