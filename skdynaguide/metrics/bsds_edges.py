@@ -23,6 +23,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from skimage.morphology import thin as _thin
 
+from .scores import _boundaries
+
 __all__ = [
     "seg_to_boundaries",
     "match_boundaries",
@@ -60,9 +62,7 @@ def seg_to_boundaries(seg):
         raise ValueError(f"seg must be a 2-D (H, W) label map, got shape {seg.shape}")
     if not (np.issubdtype(seg.dtype, np.integer) or seg.dtype == bool):
         raise ValueError(f"seg must hold integer labels, got dtype {seg.dtype}")
-    b = np.zeros(seg.shape, dtype=bool)
-    b[:, :-1] |= seg[:, :-1] != seg[:, 1:]
-    b[:-1, :] |= seg[:-1, :] != seg[1:, :]
+    b = _boundaries(seg)  # right and lower neighbours, as boundary_map; seg2bmap adds:
     b[:-1, :-1] |= seg[:-1, :-1] != seg[1:, 1:]
     return b
 
