@@ -6,8 +6,8 @@
 Expects ``DATA_ROOT/bsds500/SPLIT/images/<id>.jpg`` and ``DATA_ROOT/bsds500/SPLIT/gt/<id>.npz``
 (key ``seg``: every human annotation, shape (n_annotators, H, W)). For every method it prints
 the best-overlap mIoU of the BSD500 protocol (All / Fine / Coarse / Mean, SPEC §3), on the
-raw labels and after connected-component relabelling, the mean number of segments and the
-seconds per image (guidance included, on this machine, one image at a time). With several
+raw labels and after connected-component relabelling, Segmentation Covering, boundary F
+(2 px), the mean number of segments and the seconds per image (guidance included, on this machine, one image at a time). With several
 ``--seeds`` each figure is the mean ± standard deviation over the seeds.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skdynaguide import DynaGuideSegmenter, evaluate
 from skdynaguide.guidance import resolve_guidance
-from skdynaguide.metrics import bsds_best_overlap
+from skdynaguide.metrics import bsds_best_overlap, boundary_fscore, segmentation_covering
 
 KEYS = ("all", "fine", "coarse", "mean")
 
@@ -82,6 +82,13 @@ def methods(args, seed):
         "dynaguide+kmeans": lambda: DynaGuideSegmenter(guidance="kmeans", **common),
         "dynaguide+fcm": lambda: DynaGuideSegmenter(guidance="fcm", **common),
         "dynaguide-paper": lambda: DynaGuideSegmenter.from_preset("dynaguide-paper", **common),
+        # the default on its boundary hierarchy, the same without its network, the guide
+        # alone, and the default of the release before hierarchies
+        "hierarchy": lambda: GuideAlone("hierarchy", seed),
+        "dynaguide": lambda: DynaGuideSegmenter(**common),
+        "dynaguide-guide-only": lambda: DynaGuideSegmenter(network_weight=0.0, **common),
+        "dynaguide-before": lambda: DynaGuideSegmenter(
+            guidance="felzenszwalb", output="redraw", boundaries=None, **common),
     }
     return table
 
@@ -115,12 +122,15 @@ def run(name, factory, data):
     per_image = [
         dict(image=image_id, raw_mean=bsds_best_overlap(a, labels)["mean"],
              cc_mean=bsds_best_overlap(a, labels, relabel=True)["mean"],
+             covering=segmentation_covering(a, labels), boundary_f=boundary_fscore(a, labels),
              segments=r["n_segments"], seconds=r["seconds"])
         for (image_id, _, a), labels, r in zip(data, result.labels, result.per_image)
     ]
     row = dict(
         **{f"raw_{k}": result.summary[k] for k in KEYS},
         **{f"cc_{k}": cc[k] for k in KEYS},
+        covering=result.summary["covering"],
+        boundary_f=float(np.mean([r["boundary_f"] for r in per_image])),
         segments=float(np.mean([r["n_segments"] for r in result.per_image])),
         seconds=result.summary["seconds_per_image"],
     )
@@ -166,14 +176,15 @@ def figure(path, data, predictions, n_images):
 
 def markdown(rows):
     head = ("| method | All | Fine | Coarse | Mean | CC All | CC Fine | CC Coarse | CC Mean "
-            "| segments | s/image |")
-    lines = [head, "|" + "---|" * 11]
+            "| Covering | BF | segments | s/image |")
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         def cell(key):
             text = f"{r[key]:.3f}"
             return text + (f" ± {r[key + '_std']:.3f}" if r["n_seeds"] > 1 else "")
 
         cells = [r["method"]] + [cell(f"raw_{k}") for k in KEYS] + [cell(f"cc_{k}") for k in KEYS]
+        cells += [cell("covering"), cell("boundary_f")]
         cells += [f"{r['segments']:.0f}", f"{r['seconds']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -8,8 +8,8 @@ comparison::
         --pairs "dynaguide+kmeans-kmeans,dynaguide+kmeans-dynaseg-fsf"
 
 prints, per pair and score, the mean difference, its standard error, and on how many
-images A is ahead. The scores are the raw and connected-component best-overlap Mean of
-``bench_bsds.py --per-image`` files, or the best-overlap Mean and boundary F of
+images A is ahead. The scores are the raw and connected-component best-overlap Mean,
+Covering and boundary F of ``bench_bsds.py --per-image`` files, or the best-overlap Mean and boundary F of
 ``bench_refine.py --per-image`` files (whose rows of one guide are paired with each other).
 """
 from __future__ import annotations
@@ -39,7 +39,10 @@ def score_keys(table):
     """[(title, column)] of the scores the rows hold (bench_bsds or bench_refine rows)."""
     row = next(iter(next(iter(table.values())).values()))
     if "raw_mean" in row:
-        return [("raw Mean", "raw_mean"), ("CC Mean", "cc_mean")]
+        keys = [("raw Mean", "raw_mean"), ("CC Mean", "cc_mean")]
+        return keys + [(title, key) for title, key in (("Covering", "covering"),
+                                                       ("boundary F", "boundary_f"))
+                       if key in row]
     return [("Mean", "mean"), ("BF F", "bf")]
 
 

@@ -105,10 +105,10 @@ def balanced_bce(logits, target, positive, neg_weight=1.1):
 
 
 def train(data, *, iterations, batch_size, crop, lr, positive, seed, log_every=100,
-          time_limit=None):
+          time_limit=None, stem=16, widths=(32, 48)):
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    net = BoundaryNet(in_channels=n_input_channels())
+    net = BoundaryNet(in_channels=n_input_channels(), stem=stem, widths=widths)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     start, running, done = time.time(), 0.0, 0
     for it in range(iterations):
@@ -152,6 +152,9 @@ def main(argv=None):
                         help="annotator consensus from which a pixel is a positive")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stem", type=int, default=16, help="channels at full resolution")
+    parser.add_argument("--widths", default="32,48",
+                        help="channels of the 1/2 and 1/4 stages, comma-separated")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds")
     args = parser.parse_args(argv)
 
@@ -166,7 +169,8 @@ def main(argv=None):
     print(f"{len(data)} images ({source}) prepared in {time.time() - t0:.0f} s", flush=True)
     net, done, seconds = train(
         data, iterations=args.iterations, batch_size=args.batch_size, crop=args.crop,
-        lr=args.lr, positive=args.positive, seed=args.seed,
+        lr=args.lr, positive=args.positive, seed=args.seed, stem=args.stem,
+        widths=tuple(int(w) for w in args.widths.split(",")),
         log_every=0 if args.synthetic else 100, time_limit=args.time_limit)
     meta = {"training": {"data": source, "images": len(data), "iterations": done,
                          "batch_size": args.batch_size, "crop": args.crop, "lr": args.lr,

@@ -13,7 +13,7 @@ from . import __version__
 from .io import atomic_save
 from .metrics.scoring import bsds_score
 
-__all__ = ["SegmenterMixin", "SaveMixin", "usable_guides", "progress_bar"]
+__all__ = ["SegmenterMixin", "HierarchyCutsMixin", "SaveMixin", "usable_guides", "progress_bar"]
 
 
 class SegmenterMixin:
@@ -49,6 +49,44 @@ class SegmenterMixin:
         if not isinstance(predictions, list):
             predictions, y = [predictions], [y]
         return bsds_score(y, predictions, which="all")
+
+
+class HierarchyCutsMixin:
+    """``segments_at``: other cuts of the hierarchies a fit left in ``hierarchies_``."""
+
+    def segments_at(self, threshold=None, n_segments=None):
+        """The fitted image(s) at another granularity, without training again.
+
+        Parameters
+        ----------
+        threshold : float or None
+            Keep the boundaries of the hierarchy stronger than this (as ``threshold``).
+        n_segments : int or None
+            Instead: this many segments per image.
+
+        Returns
+        -------
+        labels : ndarray of shape (H, W), or list of such for several images
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skdynaguide import DynaGuideSegmenter
+        >>> image = np.zeros((24, 24, 3)); image[:, 12:] = 1.0; image[12:, :12] = 0.5
+        >>> seg = DynaGuideSegmenter(boundaries="gradient", n_features=8, n_clusters=4,
+        ...                          max_iter=5, random_state=0).fit(image)
+        >>> [int(seg.segments_at(n_segments=k).max()) + 1 for k in (1, 2, 3)]
+        [1, 2, 3]
+        """
+        check_is_fitted(self, "hierarchies_")
+        hierarchies = self.hierarchies_
+        single = not isinstance(hierarchies, list)
+        hierarchies = [hierarchies] if single else hierarchies
+        if any(tree is None for tree in hierarchies):
+            raise ValueError(f"segments_at needs output='hierarchy'; this segmenter was "
+                             f"fitted with output={self.output!r}")
+        labels = [tree.cut(threshold=threshold, n_segments=n_segments) for tree in hierarchies]
+        return labels[0] if single else labels
 
 
 class SaveMixin:

@@ -7,13 +7,16 @@ in ``[0, 1]``, so the caller's array is never modified.
 """
 from __future__ import annotations
 
+import hashlib
+import math
 import numbers
 
 import numpy as np
 from skimage.measure import label as _connected_components
 
-__all__ = ["check_image", "check_images", "check_label_map", "relabel_consecutive",
-           "relabel_connected"]
+__all__ = ["adjacent_pairs", "check_image", "check_images", "check_label_map",
+           "fingerprint", "is_empty", "relabel_consecutive", "relabel_connected", "relabel_raster_order",
+           "size_in_pixels"]
 
 #: Per-channel RGB mean and standard deviation of ImageNet, the input normalisation of the
 #: ImageNet-pretrained backbones (ResNet, DINO ViT): ``(rgb - mean) / std`` for rgb in [0, 1].
@@ -207,3 +210,62 @@ def relabel_connected(labels, *, connectivity=1):
     if connectivity not in (1, 2):
         raise ValueError(f"connectivity must be 1 or 2, got {connectivity!r}")
     return _connected_components(array, background=array.min() - 1, connectivity=connectivity) - 1
+
+
+def size_in_pixels(min_size, area, name="min_size"):
+    """A size given in pixels (an int) or as a fraction of ``area`` (a float in (0, 1)), as
+    a whole number of pixels, validated."""
+    if isinstance(min_size, bool) or not isinstance(min_size, numbers.Real):
+        raise TypeError(
+            f"{name} must be an int (pixels) or a float in (0, 1) (fraction of the image "
+            f"area), got {min_size!r}"
+        )
+    if isinstance(min_size, numbers.Integral):
+        if min_size < 0:
+            raise ValueError(f"{name} must be >= 0 pixels, got {min_size}")
+        return int(min_size)
+    if not 0.0 < min_size < 1.0:
+        raise ValueError(
+            f"a float {name} is a fraction of the image area and must lie in (0, 1), got "
+            f"{min_size!r}; pass a number of pixels as an int"
+        )
+    return math.ceil(float(min_size) * area)
+
+
+def adjacent_pairs(components, n_components, connectivity=1):
+    """Unique ``(a, b)`` pairs, ``a < b``, of components that touch somewhere."""
+    shifts = [(components[:, :-1], components[:, 1:]), (components[:-1], components[1:])]
+    if connectivity == 2:
+        shifts += [(components[:-1, :-1], components[1:, 1:]),
+                   (components[:-1, 1:], components[1:, :-1])]
+    keys = []
+    for first, second in shifts:
+        first, second = first.ravel(), second.ravel()
+        differ = first != second
+        low = np.minimum(first[differ], second[differ])
+        high = np.maximum(first[differ], second[differ])
+        keys.append(low * n_components + high)
+    keys = np.unique(np.concatenate(keys))
+    return keys // n_components, keys % n_components
+
+
+def fingerprint(rgb):
+    """Content hash of a validated float32 image (same for the same pixels and shape)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=16)
+    digest.update(str(rgb.shape).encode())
+    return digest.hexdigest()
+
+
+def relabel_raster_order(segments):
+    """Ids ``0..k-1`` numbered by the row-major position of each segment's first pixel."""
+    flat = segments.ravel()
+    values, first_index, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.argsort(first_index)] = np.arange(len(values))
+    return rank[inverse].reshape(segments.shape)
+
+
+def is_empty(X):
+    """True for an empty list of images or an ``(0, H, W, C)`` array."""
+    return (isinstance(X, (list, tuple)) and len(X) == 0) or (
+        isinstance(X, np.ndarray) and X.ndim == 4 and X.shape[0] == 0)

@@ -10,15 +10,31 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from typing import NamedTuple
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._estimator import progress_bar
 from ._image import relabel_consecutive
 from .output import OutputContext, run_steps
 from .training import train
+from .training.batched import batch_plan
+from .training.loop import SegmentationResult
 
-__all__ = ["effective_n_jobs", "progress", "torch_threads", "train_batch", "warn_about"]
+__all__ = ["Segmented", "effective_n_jobs", "plan_batches", "progress", "torch_threads",
+           "train_batch", "untrained", "warn_about"]
+
+
+class Segmented(NamedTuple):
+    """What a segmenter's ``_segment`` made of the images, one entry per image."""
+
+    results: list
+    segments: list
+    guides: list
+    hierarchies: list
+    is_batch: bool
+    config: object
 
 
 def effective_n_jobs(n_jobs, n_images):
@@ -27,6 +43,21 @@ def effective_n_jobs(n_jobs, n_images):
     cores = os.cpu_count() or 1
     n_jobs = cores + 1 + n_jobs if n_jobs < 0 else n_jobs
     return max(1, min(n_jobs, n_images))
+
+
+def plan_batches(items, config, batch_size):
+    """Image indices grouped into the batches trained together (singletons: one by one)."""
+    if batch_size == 1 or len(items) == 1:
+        return [[i] for i in range(len(items))]
+    if not config.stackable:
+        warnings.warn(
+            f"batch_size={batch_size} is ignored: only network='cnn' without the "
+            "modularity term trains in batches; the images train one by one",
+            UserWarning,
+            stacklevel=4,
+        )
+        return [[i] for i in range(len(items))]
+    return batch_plan([item.size for item in items], batch_size, config.max_pixels)
 
 
 def progress(iterable, verbose):
@@ -64,27 +95,41 @@ def _worker_threads(n_jobs, parent):
     return contextlib.nullcontext()
 
 
-def train_batch(items, config, steps, verbose, n_jobs, indices, parent=None):
+def untrained(item):
+    """The result of an image whose network the output does not need: no training, its
+    guide (or one segment) as the clusters."""
+    labels = item.guide if item.guide is not None else np.zeros(item.size, np.int64)
+    return SegmentationResult(labels=relabel_consecutive(labels), n_iter=0,
+                              stop_reason="not trained")
+
+
+def train_batch(items, config, steps, verbose, n_jobs, indices, parent=None,
+                boundaries=None, train_networks=True):
     """Train the images of one batch (in this process or a joblib worker), with a progress
     bar at ``verbose >= 1`` and the worker's share of threads, and make their labels.
 
-    Returns ``(result, labels)`` per image: ``result.labels`` are the clusters at full size
-    (the output pipeline's first step), ``labels`` what the whole pipeline makes of them.
-    The trained networks stay in the worker.
+    Returns ``(result, labels, hierarchy)`` per image: ``result.labels`` are the clusters at
+    full size (the output pipeline's first step), ``labels`` what the whole pipeline makes
+    of them, ``hierarchy`` the boundary hierarchy they are a cut of (None unless the
+    pipeline cuts one). The trained networks stay in the worker. With ``train_networks``
+    false no network is trained (:func:`untrained`).
     """
     which = f"image {indices[0]}" if len(indices) == 1 else f"images {indices}"
     with progress_bar(verbose, config.max_iter, which, "it",
                       lambda iteration, n_labels: {"q": max(n_labels, default=0)}) as progress, \
             _worker_threads(n_jobs, parent):
-        results = train(items, config, progress=progress)
+        results = (train(items, config, progress=progress) if train_networks
+                   else [untrained(item) for item in items])
         outputs = []
         for item, result in zip(items, results):
             context = OutputContext(image=item.image, guide=item.guide, network=result.network,
-                                    training_shape=result.training_shape)
+                                    training_shape=result.training_shape,
+                                    boundaries=boundaries)
             # steps[0] is FinalResolution: the clusters_, numbered 0..q'-1
             result.labels = relabel_consecutive(run_steps(steps[:1], result.labels, context))
             result.network = None
-            outputs.append((result, run_steps(steps[1:], result.labels, context)))
+            labels = run_steps(steps[1:], result.labels, context)
+            outputs.append((result, labels, context.hierarchy))
     return outputs
 
 
@@ -105,7 +150,7 @@ def warn_about(results, max_iter, tol):
             stacklevel=4,
         )
     collapsed = [i for i, r in enumerate(results)
-                 if r.stop_reason != "uniform" and r.labels.max() == 0]
+                 if r.stop_reason not in ("uniform", "not trained") and r.labels.max() == 0]
     if collapsed:
         warnings.warn(
             f"The segmentation of image(s) {collapsed} collapsed to a single segment "

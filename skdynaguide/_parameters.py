@@ -19,9 +19,9 @@ from ._validation import Interval, StrOptions, validate_params
 
 __all__ = ["CONSTRAINTS", "ACCEPTED", "constraints", "flag_type", "check_silhouette"]
 
-# The pluggable families (guidance, continuity, weighting, matching, network) are left to
-# their registries, which accept names registered at any time and list them when a value is
-# refused; silhouette_range and the n_jobs = 0 hint are checked by the estimator.
+# The pluggable families (guidance, continuity, weighting, matching, network, boundaries) are
+# left to their registries, which accept names registered at any time and list them when a
+# value is refused; silhouette_range and the n_jobs = 0 hint are checked by the estimator.
 CONSTRAINTS: dict = {
     "guidance": "no_validation",
     "continuity": "no_validation",
@@ -55,6 +55,11 @@ CONSTRAINTS: dict = {
                  Interval(Real, 0, 1, closed="neither"), None],
     "snap": [Interval(Integral, 0, None, closed="left"), None],
     "keep_edges": [Interval(Real, 0, 1, closed="right"), None],
+    "boundaries": "no_validation",
+    "output": [StrOptions({"hierarchy", "redraw"})],
+    "threshold": [Interval(Real, 0, None, closed="left")],
+    "n_segments": [Interval(Integral, 1, None, closed="left"), None],
+    "network_weight": [Interval(Real, 0, 1, closed="left")],
     "device": [str, torch.device],
     "precision": [StrOptions({"auto", "float32", "bfloat16"})],
     "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"),
@@ -71,6 +76,9 @@ ACCEPTED = {
                 "none",
     "snap": "a whole number of pixels (>= 0) or none",
     "keep_edges": "a quantile in (0, 1] or none",
+    "n_segments": "a whole number of segments (>= 1) or none",
+    "network_weight": "a weight in [0, 1)",
+    "output": "hierarchy or redraw",
 }
 
 

@@ -9,39 +9,39 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
-from ._estimator import SegmenterMixin, usable_guides
-from ._image import check_images
-from ._jobs import effective_n_jobs, progress, torch_threads, train_batch, warn_about
+from ._estimator import HierarchyCutsMixin, SegmenterMixin, usable_guides
+from ._image import check_images, is_empty
+from ._jobs import (Segmented, effective_n_jobs, plan_batches, progress, torch_threads,
+                    train_batch, warn_about)
 from ._parameters import check_silhouette, constraints
 from ._resources import check_training_memory
 from ._validation import validate_params
 from .family.presets import PRESETS
+from .boundaries import resolve_boundaries
 from .guidance import compute_guidance, resolve_guidance
 from .losses import ModularityLoss
 from .output import output_steps
-from .training.batched import batch_plan
 from .training.config import TrainingImage, config_from_params
 from .training.scribbles import check_scribbles
 
 __all__ = ["DynaGuideSegmenter"]
 
 
-class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
+class DynaGuideSegmenter(SegmenterMixin, HierarchyCutsMixin, ClusterMixin, BaseEstimator):
     """Unsupervised segmentation by a small CNN trained on each image, guided by a prior.
 
     For every image a fresh network (:class:`~skdynaguide.training.network.DynaGuideNet`, or another
     chosen by ``network``) is trained from scratch on that image alone; its per-pixel argmax
-    gives the clusters, which are returned as connected segments of at least ``min_size``
-    pixels, their boundaries drawn from the guide's snapped onto the image's edges
-    (``snap``); the network decides which guide regions merge, except across the image's
-    strongest edges (``keep_edges``). The loss is
+    gives the clusters. The segments returned are a cut of the image's boundary hierarchy
+    (its learned boundary map's superpixels merged in order of boundary strength), whose
+    boundaries the clusters weaken where they cross them and strengthen where they
+    separate (``output``, ``threshold``, ``network_weight``). The loss is
 
     ``L = L_sim + w(q') · L_con + g(q') · L_gp``
 
@@ -54,9 +54,10 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    guidance : str, GuidanceProvider or None, default="felzenszwalb"
-        Source of the coarse guidance map ``P``: a registered name (``"felzenszwalb"``,
-        weight-free graph segmentation whose regions the network keeps; ``"kmeans"``,
+    guidance : str, GuidanceProvider or None, default="hierarchy"
+        Source of the coarse guidance map ``P``: a registered name (``"hierarchy"``, a cut
+        of the image's boundary hierarchy on the ``boundaries`` map; ``"felzenszwalb"``,
+        weight-free graph segmentation; ``"kmeans"``,
         ``"slic"``, ``"fcm"``; ``"segformer"`` and ``"diffseg"``, the papers' pretrained
         priors, which need their extras and weights), a
         :class:`~skdynaguide.guidance.GuidanceProvider`, or None for none (DynaSeg, DFC).
@@ -137,14 +138,14 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         full-size image (``"full"``, boundaries on the image's own edges) or from the
         training-size response upsampled (``"training"``, faster on large images).
     min_size : int, float or None, default=0.0005
-        Return connected segments of at least this size: pixels (an int) or a fraction of
-        the image area (a float in (0, 1)); smaller components merge into the adjacent one
-        of closest colour (:func:`~skdynaguide.output.segments.merge_small_segments`).
-        Raise it for fewer, larger segments; 0 keeps every connected component; None
-        returns the clusters themselves (one label may cover separate places, as in the
-        papers). The clusters are always in ``clusters_``.
+        Smallest segment: pixels (an int) or a fraction of the image area (a float in
+        (0, 1)); the hierarchy's small regions merge at every level, or with
+        ``output="redraw"`` small components merge into the adjacent one of closest colour
+        (:func:`~skdynaguide.output.segments.merge_small_segments`; 0 keeps every
+        component, None returns the clusters themselves, as in the papers). The clusters
+        are always in ``clusters_``.
     snap : int or None, default=2
-        Draw the output's boundaries from the guide's, each moved onto the strongest image
+        ``output="redraw"``: draw the boundaries from the guide's, each moved onto the strongest
         edge within this many pixels (:func:`~skdynaguide.output.snapping.redraw_boundaries`):
         the network decides which guide regions belong together, the snapped guide where
         they end. Suits a guide drawn on a grid of about twice this many pixels. Without a
@@ -155,6 +156,29 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         apart where the mean edge strength along their boundary reaches this quantile of
         the image's. Lower it to keep more guide boundaries; None lets the network merge
         any.
+    boundaries : str or BoundaryDetector, default="learned"
+        The image's boundary map (:mod:`skdynaguide.boundaries`), which the output's
+        boundaries follow: ``"learned"`` (the network shipped with the package, trained on
+        BSD500's human boundaries), ``"gradient"`` (the weight-free colour gradient), a
+        detector, or None (the plain colour gradient of the releases before boundary maps;
+        ``"gradient"`` for hierarchies). ``guidance="hierarchy"`` cuts its guide from it.
+    output : {"hierarchy", "redraw"}, default="hierarchy"
+        How the clusters become segments. ``"hierarchy"``: a cut of the image's boundary
+        hierarchy (:class:`~skdynaguide.output.HierarchyCut`) whose boundaries are weakened
+        where the clusters agree across them and strengthened where they differ; its
+        segments are connected and no smaller than ``min_size``. ``"redraw"``: connected
+        segments of the clusters, boundaries redrawn from the guide's (``snap``,
+        ``keep_edges``).
+    threshold : float, default=0.2
+        With ``output="hierarchy"``: boundaries at most this strong merge away; lower it
+        for more, smaller segments (the count adapts to each image; :meth:`segments_at`
+        recuts a fitted one).
+    n_segments : int or None, default=None
+        With ``output="hierarchy"``: this many segments per image instead of a threshold.
+    network_weight : float in [0, 1), default=0.25
+        With ``output="hierarchy"``: how far the network's clusters move the hierarchy's
+        boundaries (:meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`); 0 returns
+        the hierarchy's own cut and trains no network (``n_iter_`` is 0).
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
@@ -188,6 +212,9 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         ``min_size`` and ``snap`` are None.
     n_labels_ : int or list of int
         Number of segments ``k`` per image.
+    hierarchies_ : BoundaryHierarchy, None, or list of such
+        With ``output="hierarchy"``, per image the hierarchy ``labels_`` is a cut of (the
+        clusters' weights applied); :meth:`segments_at` cuts it at other levels.
     clusters_ : ndarray of shape (H, W) or list of such
         The network's clusters (the argmax of its response, labels 0..q'-1) per image,
         before the segments are made of them.
@@ -210,8 +237,8 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
 
     See Also
     --------
-    skdynaguide.guidance.FelzenszwalbGuidance : The default guidance.
-    skdynaguide.output.segments.merge_small_segments : How clusters become segments.
+    skdynaguide.guidance.HierarchyGuidance : The default guidance.
+    skdynaguide.output.HierarchyCut : How clusters become segments.
     sklearn.cluster.DBSCAN : Another transductive clusterer with ``fit_predict``.
 
     Notes
@@ -257,12 +284,13 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         "modularity_weight", "modularity_samples", "silhouette", "silhouette_range",
         "silhouette_samples", "max_iter", "min_labels", "tol", "n_iter_no_change", "lr",
         "momentum", "max_pixels", "final_resolution", "min_size", "snap", "keep_edges",
-        "device", "precision", "random_state", "verbose", "n_jobs", "batch_size")
+        "boundaries", "output", "threshold", "n_segments", "network_weight", "device",
+        "precision", "random_state", "verbose", "n_jobs", "batch_size")
 
     def __init__(
         self,
         *,
-        guidance="felzenszwalb",
+        guidance="hierarchy",
         continuity="huber",
         weighting="fsf",
         alpha=15.0,
@@ -291,6 +319,11 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         min_size=0.0005,
         snap=2,
         keep_edges=0.9,
+        boundaries="learned",
+        output="hierarchy",
+        threshold=0.2,
+        n_segments=None,
+        network_weight=0.25,
         device="auto",
         precision="auto",
         random_state=None,
@@ -327,6 +360,11 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         self.min_size = min_size
         self.snap = snap
         self.keep_edges = keep_edges
+        self.boundaries = boundaries
+        self.output = output
+        self.threshold = threshold
+        self.n_segments = n_segments
+        self.network_weight = network_weight
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -373,13 +411,16 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         check_silhouette(self.get_params(deep=False))
 
     def _resolve(self):
-        """The validated parameters resolved: ``(config, provider)``.
-
-        ``config`` is the one :class:`~skdynaguide.training.config.TrainingConfig` every image is
-        trained with; ``provider`` computes the guidance maps (None without guidance).
-        """
+        """``(config, provider)``: the one :class:`~skdynaguide.training.config.TrainingConfig`
+        of every image, and the guidance provider (None without guidance)."""
         self._validate_params()
         provider = resolve_guidance(self.guidance)
+        if self.boundaries is not None:
+            resolve_boundaries(self.boundaries)  # a wrong name fails here, before training
+        if isinstance(self.guidance, str) and self.guidance.lower() == "hierarchy":
+            # the guide is cut from the hierarchy the output is cut from
+            provider.set_params(boundaries=self.boundaries or "gradient",
+                                min_area=0 if self.min_size is None else self.min_size)
         coordinates = (provider is not None if isinstance(self.coordinates, str)
                        else self.coordinates)
         config = config_from_params(
@@ -400,21 +441,23 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
     def _output_steps(self):
         """The output pipeline this segmenter's parameters ask for."""
         return output_steps(min_size=self.min_size, snap=self.snap, keep_edges=self.keep_edges,
-                            final_resolution=self.final_resolution)
+                            final_resolution=self.final_resolution, output=self.output,
+                            threshold=self.threshold, n_segments=self.n_segments,
+                            network_weight=self.network_weight)
 
     # -- the work -----------------------------------------------------------------------
 
     def _segment(self, X, scribbles=None):
-        """Segment every image of ``X``: ``(results, segments, guides, is_batch, config)``.
+        """Segment every image of ``X``: a :class:`~skdynaguide._jobs.Segmented` of per-image lists.
 
         ``results`` hold the network's clusters; ``segments`` are the label maps returned
         (:func:`~skdynaguide.output.segments.output_segments` of the clusters).
         """
         config, provider = self._resolve()
-        if _is_empty(X):  # a transductive CV split trains on no images: nothing to do
+        if is_empty(X):  # a transductive CV split trains on no images: nothing to do
             if scribbles is not None and len(scribbles) > 0:
                 raise ValueError(f"scribbles has {len(scribbles)} entries for 0 images")
-            return [], [], [], True, config
+            return Segmented([], [], [], [], True, config)
         images, is_batch = check_images(X)
         scribble_maps, n_classes = check_scribbles(
             scribbles, [im.shape[:2] for im in images], is_batch, self.n_clusters)
@@ -446,12 +489,13 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         items = [dataclasses.replace(item, guide=guide)
                  for item, guide in zip(items, usable_guides(guides, skip=uniform))]
 
-        batches = self._batches(items, config)
+        batches = plan_batches(items, config, self.batch_size)
         n_jobs = effective_n_jobs(self.n_jobs, len(batches))
         parent = os.getpid()
         steps = self._output_steps()
+        trains = self.output != "hierarchy" or self.network_weight > 0  # else: guide-only
         jobs = [delayed(train_batch)([items[i] for i in batch], config, steps, self.verbose,
-                                      n_jobs, batch, parent)
+                                      n_jobs, batch, parent, self.boundaries, trains)
                 for batch in batches]
         if n_jobs == 1:
             outputs = [job[0](*job[1], **job[2]) for job in progress(jobs, self.verbose)]
@@ -460,26 +504,12 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
             # torch threads: give them their share here, once, rather than race in each task
             with torch_threads(max(1, (os.cpu_count() or 1) // n_jobs)):
                 outputs = Parallel(n_jobs=n_jobs)(progress(jobs, self.verbose))
-        results, segments = [None] * len(images), [None] * len(images)
+        results, segments, hierarchies = ([None] * len(images) for _ in range(3))
         for batch, output in zip(batches, outputs):
-            for i, (result, labels) in zip(batch, output):
-                results[i], segments[i] = result, labels
+            for i, (result, labels, hierarchy) in zip(batch, output):
+                results[i], segments[i], hierarchies[i] = result, labels, hierarchy
         warn_about(results, self.max_iter, self.tol)
-        return results, segments, guides, is_batch, config
-
-    def _batches(self, items, config):
-        """Image indices grouped into the batches trained together (singletons: one by one)."""
-        if self.batch_size == 1 or len(items) == 1:
-            return [[i] for i in range(len(items))]
-        if not config.stackable:
-            warnings.warn(
-                f"batch_size={self.batch_size} is ignored: only network='cnn' without the "
-                "modularity term trains in batches; the images train one by one",
-                UserWarning,
-                stacklevel=4,
-            )
-            return [[i] for i in range(len(items))]
-        return batch_plan([item.size for item in items], self.batch_size, config.max_pixels)
+        return Segmented(results, segments, guides, hierarchies, is_batch, config)
 
     def fit(self, X, y=None, scribbles=None):
         """Segment the image(s) ``X`` and store the results.
@@ -495,7 +525,8 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
             DFC's user scribbles: for one image an integer map of its size, with class ids
             ``>= 0`` on scribbled pixels and ``UNLABELLED`` (−1) elsewhere; for several
             images a list with one map (or None) per image, or an ``(N, H, W)`` array.
-            Never modified.
+            Never modified. Use ``output="redraw"`` for segments that follow the scribbled
+            classes rather than the image's boundaries.
 
         Returns
         -------
@@ -511,14 +542,15 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         >>> image = np.zeros((16, 16, 3)); image[:8, :8, 0] = 1; image[8:, :8, 1] = 1
         >>> scribbles = np.full((16, 16), UNLABELLED); scribbles[2:14, 3] = 5
         >>> scribbles[2:14, 12] = 9
-        >>> seg = DynaGuideSegmenter(guidance=None, n_features=16, n_clusters=8,
-        ...                          max_iter=100, tol=1e-3, random_state=0)
+        >>> seg = DynaGuideSegmenter(guidance=None, output="redraw", n_features=16,
+        ...                          n_clusters=8, max_iter=100, tol=1e-3, random_state=0)
         >>> labels = seg.fit(image, scribbles=scribbles).labels_
         >>> bool(labels[4, 3] == labels[12, 3] != labels[4, 12])
         True
         """
-        results, segments, guides, is_batch, config = self._segment(X, scribbles)
+        results, segments, guides, hierarchies, is_batch, config = self._segment(X, scribbles)
         pick = (lambda values: values) if is_batch else (lambda values: values[0])
+        self.hierarchies_ = pick(hierarchies)
         self.labels_ = pick(segments)
         self.n_labels_ = pick([int(labels.max()) + 1 for labels in segments])
         self.clusters_ = pick([r.labels for r in results])
@@ -564,10 +596,5 @@ class DynaGuideSegmenter(SegmenterMixin, ClusterMixin, BaseEstimator):
         -------
         labels : ndarray of shape (H, W), or list of such for several images
         """
-        _, labels, _, is_batch, _ = self._segment(X)
-        return labels if is_batch else labels[0]
-
-
-def _is_empty(X):
-    return (isinstance(X, (list, tuple)) and len(X) == 0) or (
-        isinstance(X, np.ndarray) and X.ndim == 4 and X.shape[0] == 0)
+        done = self._segment(X)
+        return done.segments if done.is_batch else done.segments[0]

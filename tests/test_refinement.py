@@ -56,6 +56,7 @@ def test_refinement_sharpens_a_coarse_guide_without_losing_its_regions(max_pixel
     image, truth = make_scene()
     guide = coarse(truth)
     seg = DynaGuideSegmenter(guidance=PrecomputedGuidance(guide), max_pixels=max_pixels,
+                             output="redraw",
                              random_state=0)
     labels = seg.fit_predict(image)
     region_guide = bsds_best_overlap([truth], guide)["all"]
@@ -74,11 +75,13 @@ def test_refinement_sharpens_a_coarse_guide_without_losing_its_regions(max_pixel
 def test_raw_clusters_are_kept_beside_the_segments():
     image, _ = make_scene(48, 64)
     seg = DynaGuideSegmenter(n_features=16, n_clusters=12, max_iter=10, min_size=0.05,
+                             output="redraw",
                              random_state=0).fit(image)
     assert seg.clusters_.shape == seg.labels_.shape
     # every segment lies inside one cluster: segments split clusters or merge small pieces
     assert seg.n_labels_ == seg.labels_.max() + 1
     raw = DynaGuideSegmenter(n_features=16, n_clusters=12, max_iter=10, min_size=None,
+                             output="redraw",
                              snap=None, random_state=0).fit(image)
     np.testing.assert_array_equal(raw.labels_, seg.clusters_)
 
@@ -87,8 +90,8 @@ def coarsely_guided_scene():
     """A synthetic scene, its coarse guide, and fast parameters of a segmenter guided by it."""
     image, truth = make_scene(48, 64)
     guide = coarse(truth)
-    params = dict(guidance=PrecomputedGuidance(guide), n_features=16, n_clusters=12,
-                  max_iter=10, random_state=0)
+    params = dict(guidance=PrecomputedGuidance(guide), output="redraw", boundaries=None,
+                  n_features=16, n_clusters=12, max_iter=10, random_state=0)
     return image, guide, params
 
 

@@ -95,7 +95,7 @@ def test_a_diverged_final_pass_falls_back_to_the_last_clusters():
 
 def test_a_collapse_to_one_cluster_is_reported():
     image, _ = make_quadrants(16, 16)
-    seg = DynaGuideSegmenter(network=Constant, guidance=None, **FAST)
+    seg = DynaGuideSegmenter(network=Constant, guidance=None, output="redraw", **FAST)
     with pytest.warns(RuntimeWarning, match="collapsed to a single segment"):
         labels = seg.fit_predict(image)
     assert labels.max() == 0 and seg.n_labels_ == 1

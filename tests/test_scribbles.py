@@ -29,7 +29,7 @@ def test_scribbles_join_differently_coloured_quadrants():
     # four colours; the user's strokes say "top" and "bottom": the result must have two
     # regions, which the unscribbled run (four interiors apart) does not
     image, _ = make_quadrants()
-    params = dict(guidance=None, n_features=48, n_clusters=48, max_iter=40, random_state=0)
+    params = dict(guidance=None, output="redraw", boundaries=None, n_features=48, n_clusters=48, max_iter=40, random_state=0)
     scribbles = _strokes()
     labels = DynaGuideSegmenter(**params).fit_predict(image, scribbles=scribbles)
     tl, tr, bl, br = INTERIORS

@@ -7,7 +7,7 @@ from skdynaguide.family.presets import PRESETS
 from skdynaguide.training.silhouette import silhouette_count
 
 # DFC-style training with a continuity weight so large that the clusters merge into one
-COLLAPSING = {**FAST, "guidance": None, "continuity": "l1", "weighting": 50.0, "max_iter": 60}
+COLLAPSING = {**FAST, "guidance": None, "output": "redraw", "continuity": "l1", "weighting": 50.0, "max_iter": 60}
 
 
 def _blobs(centres, n=60, spread=0.3, seed=0):

@@ -55,6 +55,27 @@ class BoundaryDetector(Pluggable, BaseEstimator, family="boundary map"):
         """
         raise NotImplementedError
 
+    def smooth(self, image):
+        """The map before any thinning: what a watershed or the output steps need.
+
+        Parameters
+        ----------
+        image : array-like of shape (H, W) or (H, W, 3)
+            As for calling the detector.
+
+        Returns
+        -------
+        prob : ndarray of shape (H, W), dtype float32
+            In [0, 1], whatever the detector's ``nms``.
+        """
+        rgb = check_image(image)
+        self.validate()
+        prob = np.asarray(self.strength(rgb), dtype=np.float32)
+        if prob.shape != rgb.shape[:2]:
+            raise ValueError(f"{type(self).__name__} returned a map of shape {prob.shape} "
+                             f"for an image of shape {rgb.shape[:2]}")
+        return np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
+
     def __call__(self, image, return_orientation=False):
         """Boundary probability map of ``image``.
 
@@ -73,13 +94,7 @@ class BoundaryDetector(Pluggable, BaseEstimator, family="boundary map"):
             Only with ``return_orientation``: the angle in [0, pi) of the normal to the
             boundary, measured from the column axis towards the row axis.
         """
-        rgb = check_image(image)
-        self.validate()
-        prob = np.asarray(self.strength(rgb), dtype=np.float32)
-        if prob.shape != rgb.shape[:2]:
-            raise ValueError(f"{type(self).__name__} returned a map of shape {prob.shape} "
-                             f"for an image of shape {rgb.shape[:2]}")
-        prob = np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
+        prob = self.smooth(image)
         orientation = None
         if getattr(self, "nms", False) or return_orientation:
             orientation = boundary_orientation(prob)

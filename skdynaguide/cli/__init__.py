@@ -80,7 +80,8 @@ def _build_parser():
                      "dynaguide-diffseg, dynaguide-segformer, dynaseg-fsf, dynaseg-scf, dfc); "
                      "the options below override it")
     seg.add_argument("--guidance", default=None,
-                     help="guidance provider: felzenszwalb (default), kmeans, slic, fcm or none")
+                     help="guidance provider: hierarchy (default: a cut of the image's boundary "
+                     "hierarchy), felzenszwalb, kmeans, slic, fcm or none")
     seg.add_argument("--continuity", default=None, help="continuity loss: huber (default) or l1")
     seg.add_argument("--weighting", default=None,
                      help="continuity weight: fsf (q'/alpha, default), scf (alpha/q') or a "
@@ -124,6 +125,25 @@ def _build_parser():
                      f"reaches this quantile of the image's (default {per_image['keep_edges']}) "
                      "even where the "
                      "network merges their sides; 'none' lets it merge any")
+    seg.add_argument("--segments", dest="segments", type=flag_type("output"),
+                     default=argparse.SUPPRESS,
+                     help="how the clusters become segments: hierarchy (default: a cut of the "
+                     "image's boundary hierarchy, its boundaries moved by the clusters) or "
+                     "redraw (connected clusters, boundaries redrawn from the guide's)")
+    seg.add_argument("--boundaries", type=flag_type("boundaries"), default=argparse.SUPPRESS,
+                     help="boundary map the segments follow: learned (default, shipped with "
+                     "the package) or gradient (weight-free)")
+    seg.add_argument("--threshold", type=flag_type("threshold"), default=argparse.SUPPRESS,
+                     help="with --segments hierarchy: boundaries at most this strong merge "
+                     f"away (default {per_image['threshold']}); lower for more segments")
+    seg.add_argument("--n-segments", type=flag_type("n_segments"), default=argparse.SUPPRESS,
+                     help="with --segments hierarchy: this many segments per image instead "
+                     "of a threshold")
+    seg.add_argument("--network-weight", type=flag_type("network_weight"),
+                     default=argparse.SUPPRESS,
+                     help="with --segments hierarchy: how far the network's clusters move "
+                     f"the boundaries (default {per_image['network_weight']}; 0 ignores the "
+                     "network)")
     seg.add_argument("--min-labels", type=_positive_int, default=None,
                      help="stop once the number of clusters q' falls to this value "
                      "(default: never)")
@@ -261,8 +281,10 @@ def _segmenter(args):
 
 def _output_flags(args):
     """The output parameters given on the command line (flags left out are not set)."""
-    return {name: getattr(args, name) for name in ("min_size", "snap", "keep_edges")
-            if hasattr(args, name)}
+    names = {"min_size": "min_size", "snap": "snap", "keep_edges": "keep_edges",
+             "segments": "output", "boundaries": "boundaries", "threshold": "threshold",
+             "n_segments": "n_segments", "network_weight": "network_weight"}
+    return {param: getattr(args, flag) for flag, param in names.items() if hasattr(args, flag)}
 
 
 def _outputs(source, outdir):

@@ -23,7 +23,7 @@ __all__ = ["PRESETS"]
 # The papers' network sees colour only and their output is its clusters as they are.
 _FULL_RESOLUTION = dict(max_pixels=None, max_iter=1000, lr=0.1, momentum=0.9,
                         n_features=100, n_clusters=100, n_blocks=2, tol=None,
-                        coordinates=False, min_size=None, snap=None,
+                        coordinates=False, output="redraw", min_size=None, snap=None,
                         precision="float32")
 
 PRESETS = {

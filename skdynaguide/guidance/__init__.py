@@ -1,6 +1,7 @@
 """Guidance providers: an image in, a coarse global label map out.
 
-Weight-free providers work offline: :class:`FelzenszwalbGuidance`, :class:`SLICGuidance`,
+Weight-free providers work offline: :class:`HierarchyGuidance` (a cut of the image's
+boundary hierarchy, on the shipped learned boundary map), :class:`FelzenszwalbGuidance`, :class:`SLICGuidance`,
 :class:`KMeansGuidance`, :class:`FCMGuidance` (IL2Vseg's spatially constrained fuzzy
 c-means with colour affinity) and :class:`PrecomputedGuidance`. ``None`` (or ``"none"``) means
 no guidance, i.e. DynaSeg / DFC.
@@ -16,6 +17,7 @@ from .base import GuidanceProvider, compute_guidance, resolve_guidance
 from .diffseg import DiffSegGuidance
 from .fcm import FCMGuidance
 from .felzenszwalb import FelzenszwalbGuidance
+from .hierarchy import HierarchyGuidance
 from .kmeans import KMeansGuidance
 from .precomputed import PrecomputedGuidance
 from .segformer import SegFormerGuidance
@@ -24,6 +26,7 @@ from .slic import SLICGuidance
 __all__ = [
     "GuidanceProvider",
     "FelzenszwalbGuidance",
+    "HierarchyGuidance",
     "SLICGuidance",
     "KMeansGuidance",
     "FCMGuidance",

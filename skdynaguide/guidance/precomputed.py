@@ -1,21 +1,11 @@
 """User-supplied guidance maps as a provider."""
 from __future__ import annotations
 
-import hashlib
-
-import numpy as np
-
 from .._image import check_image, check_label_map
+from .._image import fingerprint as _fingerprint
 from .base import GuidanceProvider
 
 __all__ = ["PrecomputedGuidance"]
-
-
-def _fingerprint(rgb):
-    """Content hash of a validated float32 image (same for the same pixels and shape)."""
-    digest = hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=16)
-    digest.update(str(rgb.shape).encode())
-    return digest.hexdigest()
 
 
 class PrecomputedGuidance(GuidanceProvider, name="precomputed"):

@@ -13,6 +13,11 @@ the estimators' parameters ask for, in order:
    :class:`MergeSmallPieces` where class ids must be kept;
 3. :class:`Redraw` (``snap``, ``keep_edges``): boundaries drawn from the guide's, moved onto
    the image's edges, then :class:`MinSize` again.
+
+With ``output="hierarchy"`` steps 2 and 3 give way to :class:`HierarchyCut`: a cut of the
+image's boundary hierarchy (:mod:`skdynaguide.hierarchy`) whose boundaries the clusters
+weaken or strengthen (``network_weight``); its regions are connected and no smaller than
+``min_area`` by construction.
 """
 from __future__ import annotations
 
@@ -20,13 +25,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._image import check_label_map, relabel_consecutive
+from .._image import check_label_map, relabel_consecutive, size_in_pixels
+from ..boundaries import resolve_boundaries
+from ..hierarchy import build_hierarchy
 from ..training.resolution import full_size_labels, shrunk_labels
 from .segments import merge_small_pieces, merge_small_segments
 from .snapping import colour_gradient, redraw_boundaries, snap_to_edges
 
 __all__ = ["OutputContext", "OutputStep", "FinalResolution", "MinSize", "MergeSmallPieces",
-           "Redraw", "output_steps", "run_steps"]
+           "Redraw", "HierarchyCut", "output_steps", "run_steps", "OUTPUTS"]
+
+#: The values of the estimators' ``output`` parameter.
+OUTPUTS = ("hierarchy", "redraw")
 
 
 @dataclass
@@ -49,8 +59,14 @@ class OutputContext:
         ``final_resolution="training"``.
     edges : ndarray of shape (H, W) or None
         The image's edge strength, where boundaries are moved onto and kept; computed on
-        first use (the colour gradient, :func:`~skdynaguide.output.snapping.colour_gradient`)
-        when not given.
+        first use when not given: the smooth map of ``boundaries``, or without one the
+        colour gradient (:func:`~skdynaguide.output.snapping.colour_gradient`).
+    boundaries : str, BoundaryDetector or None, default=None
+        The boundary map of the edges and of :class:`HierarchyCut`'s hierarchy; None: the
+        colour gradient for the edges and ``"gradient"`` for the hierarchy.
+    hierarchy : BoundaryHierarchy or None
+        Set by :class:`HierarchyCut`: the hierarchy its labels are a cut of (the clusters'
+        weights applied), for cuts at other levels later.
 
     Examples
     --------
@@ -68,11 +84,16 @@ class OutputContext:
     training_shape: tuple | None = None
     max_pixels: int | None = None
     edges: np.ndarray | None = field(default=None)
+    boundaries: object = None
+    hierarchy: object = None
 
     def edge_map(self):
         """The image's edge strength, computed once."""
         if self.edges is None:
-            self.edges = colour_gradient(self.image)
+            if self.boundaries is None:
+                self.edges = colour_gradient(self.image)
+            else:
+                self.edges = resolve_boundaries(self.boundaries).smooth(self.image)
         return self.edges
 
 
@@ -249,8 +270,65 @@ class Redraw(OutputStep):
         return relabel_consecutive(redrawn)
 
 
+class HierarchyCut(OutputStep):
+    """A cut of the image's boundary hierarchy, informed by the clusters.
+
+    The hierarchy of the context's boundary map (:func:`~skdynaguide.hierarchy.build_hierarchy`)
+    has its superpixel boundaries weakened where the clusters agree across them and
+    strengthened where they differ (:meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`),
+    then is cut at ``threshold`` (or into ``n_segments`` regions). The informed hierarchy is
+    left in ``context.hierarchy`` for cuts at other levels.
+
+    Parameters
+    ----------
+    threshold : float
+        Boundaries at most this strong (after weighting) are merged away.
+    n_segments : int or None, default=None
+        Instead of ``threshold``: this many regions.
+    network_weight : float in [0, 1), default=0.5
+        How far the clusters move the boundaries; 0 ignores them (the hierarchy's own cut).
+    method : {"dynamics", "mean"}, default="dynamics"
+        The hierarchy (see :mod:`skdynaguide.hierarchy.tree`).
+    min_area : int or float, default=0.0005
+        Smallest region, in pixels (int) or as a fraction of the image (float).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdynaguide.output import HierarchyCut, OutputContext
+    >>> image = np.zeros((20, 30, 3), np.float32); image[:, 10:] = 0.5; image[:, 20:] = 1.0
+    >>> context = OutputContext(image=image, boundaries="gradient")
+    >>> clusters = np.zeros((20, 30), int); clusters[:, 20:] = 1
+    >>> HierarchyCut(0.35, network_weight=0, min_area=20)(clusters, context)[0, [0, 15, 25]]
+    array([0, 1, 1])
+    >>> HierarchyCut(0.35, network_weight=0.5, min_area=20)(clusters, context)[0, [0, 15, 25]]
+    array([0, 0, 1])
+    """
+
+    def __init__(self, threshold, n_segments=None, network_weight=0.5, method="dynamics",
+                 min_area=0.0005):
+        self.threshold = threshold
+        self.n_segments = n_segments
+        self.network_weight = network_weight
+        self.method = method
+        self.min_area = min_area
+
+    def __call__(self, labels, context):
+        # without a boundary map (the colour gradient of the redraw steps), the
+        # weight-free one
+        boundaries = "gradient" if context.boundaries is None else context.boundaries
+        tree = build_hierarchy(context.image, boundaries, method=self.method,
+                               min_area=self.min_area)
+        min_pixels = size_in_pixels(self.min_area, tree.regions.size, name="min_area")
+        context.hierarchy = tree.informed_by(labels, self.network_weight, min_area=min_pixels)
+        if self.n_segments is not None:
+            return context.hierarchy.cut(n_segments=self.n_segments)
+        return context.hierarchy.cut(threshold=self.threshold)
+
+
 def output_steps(*, min_size, snap=None, keep_edges=None, final_resolution=None,
-                 classes=False):
+                 classes=False, output="redraw", threshold=None, n_segments=None,
+                 network_weight=0.5):
     """The steps the estimators' output parameters ask for, in order.
 
     Parameters
@@ -266,6 +344,11 @@ def output_steps(*, min_size, snap=None, keep_edges=None, final_resolution=None,
     classes : bool, default=False
         Keep the label values (class ids shared across images): small pieces merge
         (:class:`MergeSmallPieces`) and boundaries are not redrawn.
+    output : {"redraw", "hierarchy"}, default="redraw"
+        ``"hierarchy"``: one :class:`HierarchyCut` (``threshold``, ``n_segments``,
+        ``network_weight``, ``min_size`` as its ``min_area``) instead of the steps above.
+    threshold, n_segments, network_weight
+        Of :class:`HierarchyCut`.
 
     Returns
     -------
@@ -276,10 +359,17 @@ def output_steps(*, min_size, snap=None, keep_edges=None, final_resolution=None,
     >>> from skdynaguide.output import output_steps
     >>> output_steps(min_size=0.0005, snap=2, keep_edges=0.9)
     [MinSize(min_size=0.0005), Redraw(snap=2, keep_edges=0.9), MinSize(min_size=0.0005)]
+    >>> output_steps(min_size=0.0005, output="hierarchy", threshold=0.2)
+    [HierarchyCut(threshold=0.2, n_segments=None, network_weight=0.5, method='dynamics', min_area=0.0005)]
     """
     steps = [] if final_resolution is None else [FinalResolution(final_resolution)]
     if classes:
         return steps + ([] if min_size is None else [MergeSmallPieces(min_size)])
+    if output == "hierarchy":
+        return steps + [HierarchyCut(threshold, n_segments, network_weight,
+                                     min_area=0 if min_size is None else min_size)]
+    if output != "redraw":
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
     if min_size is not None:
         steps.append(MinSize(min_size))
     if snap:

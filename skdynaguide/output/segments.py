@@ -10,13 +10,12 @@ adjacent component of the most similar mean colour, smallest first.
 from __future__ import annotations
 
 import heapq
-import math
-import numbers
 
 import numpy as np
 from skimage.color import rgb2lab
 
-from .._image import check_image, check_label_map, relabel_connected
+from .._image import (adjacent_pairs, check_image, check_label_map, relabel_connected,
+                      relabel_raster_order, size_in_pixels)
 
 __all__ = ["merge_small_segments", "merge_small_pieces", "output_segments"]
 
@@ -107,7 +106,7 @@ def merge_small_segments(image, labels, min_size, *, connectivity=1):
             f"connectivity must be 1 (4-neighbourhood) or 2 (8-neighbourhood), "
             f"got {connectivity!r}"
         )
-    min_pixels = _min_size_in_pixels(min_size, height * width)
+    min_pixels = size_in_pixels(min_size, height * width)
 
     components = relabel_connected(label_map, connectivity=connectivity)
     n_components = int(components.max()) + 1
@@ -115,7 +114,7 @@ def merge_small_segments(image, labels, min_size, *, connectivity=1):
         lab = rgb2lab(rgb).reshape(-1, 3)
         roots = _merge_small(components, lab, min_pixels, connectivity)
         components = roots[components]
-    return _consecutive_in_raster_order(components)
+    return relabel_raster_order(components)
 
 
 def merge_small_pieces(image, labels, min_size, *, connectivity=1):
@@ -225,42 +224,6 @@ def output_segments(image, clusters, guide=None, *, min_size=0.0005, snap=2,
     return run_steps(steps, check_label_map(clusters, shape=context.image.shape[:2]), context)
 
 
-def _min_size_in_pixels(min_size, area):
-    """``min_size`` as a whole number of pixels, validated."""
-    if isinstance(min_size, bool) or not isinstance(min_size, numbers.Real):
-        raise TypeError(
-            f"min_size must be an int (pixels) or a float in (0, 1) (fraction of the image "
-            f"area), got {min_size!r}"
-        )
-    if isinstance(min_size, numbers.Integral):
-        if min_size < 0:
-            raise ValueError(f"min_size must be >= 0 pixels, got {min_size}")
-        return int(min_size)
-    if not 0.0 < min_size < 1.0:
-        raise ValueError(
-            f"a float min_size is a fraction of the image area and must lie in (0, 1), got "
-            f"{min_size!r}; pass a number of pixels as an int"
-        )
-    return math.ceil(float(min_size) * area)
-
-
-def _adjacent_pairs(components, n_components, connectivity):
-    """Unique ``(a, b)`` pairs, ``a < b``, of components that touch somewhere."""
-    shifts = [(components[:, :-1], components[:, 1:]), (components[:-1], components[1:])]
-    if connectivity == 2:
-        shifts += [(components[:-1, :-1], components[1:, 1:]),
-                   (components[:-1, 1:], components[1:, :-1])]
-    keys = []
-    for first, second in shifts:
-        first, second = first.ravel(), second.ravel()
-        differ = first != second
-        low = np.minimum(first[differ], second[differ])
-        high = np.maximum(first[differ], second[differ])
-        keys.append(low * n_components + high)
-    keys = np.unique(np.concatenate(keys))
-    return keys // n_components, keys % n_components
-
-
 def _merge_small(components, lab, min_pixels, connectivity):
     """Root component of every component once all small ones are merged (union-find)."""
     n_components = int(components.max()) + 1
@@ -270,7 +233,7 @@ def _merge_small(components, lab, min_pixels, connectivity):
                       for c in range(3)], axis=1) / sizes[:, None]
 
     # Each component's neighbours as one slice of the pairs sorted by their first member.
-    first, second = _adjacent_pairs(components, n_components, connectivity)
+    first, second = adjacent_pairs(components, n_components, connectivity)
     source = np.concatenate([first, second])
     order = np.argsort(source, kind="stable")
     others = np.concatenate([second, first])[order].tolist()
@@ -320,12 +283,3 @@ def _merge_small(components, lab, min_pixels, connectivity):
         if np.array_equal(grand, parent):
             return parent
         parent = grand
-
-
-def _consecutive_in_raster_order(segments):
-    """Ids ``0..k-1`` numbered by the row-major position of each segment's first pixel."""
-    flat = segments.ravel()
-    values, first_index, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    rank = np.empty(len(values), dtype=np.int64)
-    rank[np.argsort(first_index)] = np.arange(len(values))
-    return rank[inverse].reshape(segments.shape)
