@@ -109,6 +109,12 @@ def test_network_and_matching_flags_reach_the_estimator(photo, tmp_path, monkeyp
     ([], dict(snap=2, keep_edges=0.9)),
     (["--keep-edges", "none"], dict(keep_edges=None)),
     (["--keep-edges", "0.75"], dict(keep_edges=0.75)),
+    ([], dict(output="hierarchy", boundaries="learned", threshold=0.2, n_segments=None,
+              network_weight=0.25)),
+    (["--segments", "redraw", "--boundaries", "gradient"],
+     dict(output="redraw", boundaries="gradient")),
+    (["--threshold", "0.3", "--network-weight", "0"], dict(threshold=0.3, network_weight=0)),
+    (["--n-segments", "12"], dict(n_segments=12)),
 ])
 def test_segment_flags_reach_the_estimator(photo, tmp_path, monkeypatch, flags, expected):
     import skdynaguide.cli as cli
@@ -134,6 +140,12 @@ def test_unknown_network_or_matching_is_a_usage_error(photo, tmp_path, capsys):
     assert "whole number of pixels" in capsys.readouterr().err
     assert main(["segment", str(photo), "-o", str(out), "--keep-edges", "0"] + ARGS) == 2
     assert "quantile in (0, 1]" in capsys.readouterr().err
+    assert main(["segment", str(photo), "-o", str(out), "--segments", "clusters"] + ARGS) == 2
+    assert "hierarchy or redraw" in capsys.readouterr().err
+    assert main(["segment", str(photo), "-o", str(out), "--network-weight", "1"] + ARGS) == 2
+    assert "[0, 1)" in capsys.readouterr().err
+    assert main(["segment", str(photo), "-o", str(out), "--boundaries", "sobel"] + ARGS) == 2
+    assert "sobel" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -144,7 +156,8 @@ def test_help_lists_every_estimator_flag(capsys):
                  "--matching", "--guidance-weight", "--min-labels", "--max-iter",
                  "--max-pixels", "--device", "--seed", "--jobs", "--overwrite", "--preset",
                  "--coordinates", "--final-resolution", "--min-size", "--precision",
-                 "--snap", "--keep-edges"):
+                 "--snap", "--keep-edges", "--segments", "--boundaries", "--threshold",
+                 "--n-segments", "--network-weight"):
         assert flag in text, flag
     assert main(["--help"]) == 0
     text = capsys.readouterr().out

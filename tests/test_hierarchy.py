@@ -204,3 +204,12 @@ def test_segments_at_needs_a_hierarchy_fit():
 def test_segmenter_refuses_bad_hierarchy_parameters(params, match):
     with pytest.raises((ValueError, TypeError), match=match):
         DynaGuideSegmenter(**{**SMALL, **params}).fit(_blocks())
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 3), (2, 2, 3), (3, 1, 3)])
+def test_tiny_images_get_a_hierarchy_from_the_learned_map(shape):
+    image = np.random.default_rng(0).random(shape)
+    seg = DynaGuideSegmenter(n_features=4, n_clusters=3, max_iter=3, random_state=0)
+    labels = seg.fit_predict(image)
+    assert labels.shape == shape[:2]
+    assert seg.segments_at(n_segments=2).shape == shape[:2]

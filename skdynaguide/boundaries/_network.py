@@ -115,7 +115,9 @@ class BoundaryNet(nn.Module):
         pad_h, pad_w = (-h) % multiple, (-w) % multiple
         x = torch.from_numpy(np.ascontiguousarray(features))[None]
         if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+            # reflection needs the pad to be smaller than the image (tiny images replicate)
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         logits = self.forward(x)[0, 0, :h, :w]
         return torch.sigmoid(logits).numpy()
 

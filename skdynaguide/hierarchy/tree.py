@@ -116,9 +116,8 @@ class BoundaryHierarchy:
         """
         hg = _higra()
         prob = np.asarray(prob, dtype=np.float64)
-        if prob.ndim != 2 or min(prob.shape) < 2:
-            raise ValueError(f"prob must be a 2-D map of at least 2x2 pixels, got shape "
-                             f"{prob.shape}")
+        if prob.ndim != 2 or prob.size == 0:
+            raise ValueError(f"prob must be a non-empty 2-D map, got shape {prob.shape}")
         if not np.isfinite(prob).all():
             raise ValueError("prob holds NaN or infinite values")
         if method not in METHODS:
