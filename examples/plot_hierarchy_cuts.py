@@ -1,7 +1,7 @@
 """
-=========================================
+==========================================
 One image at several cuts of its hierarchy
-=========================================
+==========================================
 
 :class:`~skdynaguide.DynaGuideSegmenter` returns, by default, a cut of the image's boundary
 hierarchy (:mod:`skdynaguide.hierarchy`): the superpixels of the learned boundary map merge
