@@ -44,6 +44,9 @@ def main(argv=None):
     parser.add_argument("--detectors", default=",".join(BoundaryDetector.registry.names()))
     parser.add_argument("--model", action="append", default=[],
                         help="extra learned model file to score (repeatable)")
+    parser.add_argument("--gradient-weights", default="0.25",
+                        help="comma-separated gradient_weight values to score each --model "
+                        "at (default: %(default)s, the detector's default)")
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args(argv)
 
@@ -57,7 +60,9 @@ def main(argv=None):
     for name in filter(None, args.detectors.split(",")):
         rows[name] = resolve_boundaries(name)
     for path in args.model:
-        rows[f"learned {Path(path).name}"] = LearnedBoundaries(model_path=path)
+        for weight in (float(w) for w in args.gradient_weights.split(",")):
+            rows[f"learned {Path(path).name}, gradient_weight={weight:g}"] = LearnedBoundaries(
+                model_path=path, gradient_weight=weight)
 
     print(f"{args.split}: {len(ids)} images, {args.thresholds} thresholds")
     print(f"{'detector':40s} {'ODS':>6s} {'OIS':>6s} {'AP':>6s} {'s/image':>8s}")
