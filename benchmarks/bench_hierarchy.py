@@ -51,13 +51,16 @@ def main(argv=None):
     parser.add_argument("--thresholds", type=floats, default=[0.2, 0.25, 0.3])
     parser.add_argument("--network-weights", type=floats, default=[0.0, 0.25, 0.5])
     parser.add_argument("--guide-threshold", type=float, default=0.25)
+    parser.add_argument("--min-size", type=float, default=None,
+                        help="smallest region as a fraction of the image (default: the "
+                        "segmenter's min_size)")
     parser.add_argument("--no-network", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     data = load_split(args.data_root, args.split, args.limit, args.start)
-    min_size = DynaGuideSegmenter().min_size
+    min_size = DynaGuideSegmenter().min_size if args.min_size is None else args.min_size
     betas = [0.0] if args.no_network else args.network_weights
     felzenszwalb = resolve_guidance("felzenszwalb")
     preds = {}  # row key -> [labels per image]

@@ -148,3 +148,18 @@ def test_grouping_bench_scores_pieces_and_the_annotators_grouping(data_root, cap
     np.testing.assert_array_equal(module.annotator_grouping(pieces, truth), truth)
     with pytest.raises(SystemExit):
         module.main(["--data-root", str(data_root), "--snap", "-1"])
+
+
+def test_bench_hierarchy_prints_cuts_with_and_without_the_network(data_root, capsys):
+    path = BENCH.parent / "bench_hierarchy.py"
+    spec = importlib.util.spec_from_file_location("bench_hierarchy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--data-root", str(data_root), "--thresholds", "0.2",
+                 "--network-weights", "0,0.25"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| map | network | cut | Mean | Covering")
+    rows = [line.split(" | ")[:3] for line in lines[1:]]
+    assert rows == [["| felzenszwalb(300)", "", ""],
+                    ["| gradient_weight=0.25", "network_weight=0", "threshold=0.2"],
+                    ["| gradient_weight=0.25", "network_weight=0.25", "threshold=0.2"]]
