@@ -2,7 +2,7 @@
 
     python benchmarks/bench_hierarchy.py --data-root ../shared/data --split val --limit 20 \\
         [--gradient-weights 0.25,0.5] [--thresholds 0.2,0.25,0.3] \\
-        [--network-weights 0,0.25,0.5] [--guide-threshold 0.25] [--model FILE] [--no-network]
+        [--network-weights 0,0.25,0.5] [--guide-threshold 0.2] [--model FILE] [--no-network]
 
 For every image and every ``gradient_weight`` of the learned boundary map: the hierarchy
 (``skdynaguide.hierarchy``, watershed by dynamics, regions under ``min_size`` of the
@@ -50,7 +50,7 @@ def main(argv=None):
     parser.add_argument("--gradient-weights", type=floats, default=[0.25])
     parser.add_argument("--thresholds", type=floats, default=[0.2, 0.25, 0.3])
     parser.add_argument("--network-weights", type=floats, default=[0.0, 0.25, 0.5])
-    parser.add_argument("--guide-threshold", type=float, default=0.25)
+    parser.add_argument("--guide-threshold", type=float, default=0.2)
     parser.add_argument("--min-size", type=float, default=None,
                         help="smallest region as a fraction of the image (default: the "
                         "segmenter's min_size)")

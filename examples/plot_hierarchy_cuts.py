@@ -6,8 +6,8 @@ One image at several cuts of its hierarchy
 :class:`~skdynaguide.DynaGuideSegmenter` returns, by default, a cut of the image's boundary
 hierarchy (:mod:`skdynaguide.hierarchy`): the superpixels of the learned boundary map merge
 in order of the boundary between them, up to the whole image. The network trained on the
-image moves the boundaries of that hierarchy: it weakens those its clusters cross and
-strengthens those between its clusters (``network_weight``). ``threshold`` chooses the cut,
+image strengthens the boundaries of that hierarchy that lie between its clusters
+(``network_weight``). ``threshold`` chooses the cut,
 so the number of segments adapts to the image.
 
 Once fitted, the segmenter gives any other granularity without training again:

@@ -40,8 +40,8 @@ class DynaGuideSegmenter(SegmenterMixin, HierarchyCutsMixin, ClusterMixin, BaseE
     chosen by ``network``) is trained from scratch on that image alone; its per-pixel argmax
     gives the clusters. The segments returned are a cut of the image's boundary hierarchy
     (its learned boundary map's superpixels merged in order of boundary strength), whose
-    boundaries the clusters weaken where they cross them and strengthen where they
-    separate (``output``, ``threshold``, ``network_weight``). The loss is
+    boundaries between different clusters are strengthened, so that a cut keeps apart what
+    the network tells apart (``output``, ``threshold``, ``network_weight``). The loss is
 
     ``L = L_sim + w(q') · L_con + g(q') · L_gp``
 
@@ -164,8 +164,8 @@ class DynaGuideSegmenter(SegmenterMixin, HierarchyCutsMixin, ClusterMixin, BaseE
         ``"gradient"`` for hierarchies). ``guidance="hierarchy"`` cuts its guide from it.
     output : {"hierarchy", "redraw"}, default="hierarchy"
         How the clusters become segments. ``"hierarchy"``: a cut of the image's boundary
-        hierarchy (:class:`~skdynaguide.output.HierarchyCut`) whose boundaries are weakened
-        where the clusters agree across them and strengthened where they differ; its
+        hierarchy (:class:`~skdynaguide.output.HierarchyCut`) whose boundaries are
+        strengthened where the clusters differ across them; its
         segments are connected and no smaller than ``min_size``. ``"redraw"``: connected
         segments of the clusters, boundaries redrawn from the guide's (``snap``,
         ``keep_edges``).
@@ -176,9 +176,11 @@ class DynaGuideSegmenter(SegmenterMixin, HierarchyCutsMixin, ClusterMixin, BaseE
     n_segments : int or None, default=None
         With ``output="hierarchy"``: this many segments per image instead of a threshold.
     network_weight : float in [0, 1), default=0.25
-        With ``output="hierarchy"``: how far the network's clusters move the hierarchy's
-        boundaries (:meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`); 0 returns
-        the hierarchy's own cut and trains no network (``n_iter_`` is 0).
+        With ``output="hierarchy"``: how far the network's clusters strengthen the
+        hierarchy's boundaries between them (up to ``(1 + w) / (1 - w)`` times,
+        :meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`); 0 returns the
+        hierarchy's own cut, which with the default guide and ``threshold`` is the guide
+        itself, and trains no network (``n_iter_`` is 0).
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.

@@ -81,7 +81,7 @@ def test_region_adjacency_lists_each_pair_once():
                                                            (2, 3)]
 
 
-def test_informed_by_merges_what_the_clusters_join_and_splits_what_they_separate():
+def test_informed_by_keeps_apart_what_the_clusters_separate():
     prob = np.zeros((20, 30))
     prob[:, 10] = 0.6
     prob[:, 20] = 0.6
@@ -89,13 +89,17 @@ def test_informed_by_merges_what_the_clusters_join_and_splits_what_they_separate
     clusters = np.zeros((20, 30), int)
     clusters[:, 20:] = 1
     assert tree.informed_by(clusters, 0.0) is tree
-    plain = tree.cut(threshold=0.2)
-    assert len(np.unique(plain)) == 3
-    informed = tree.informed_by(clusters, 0.5).cut(threshold=0.2)
+    assert len(np.unique(tree.cut(threshold=0.2))) == 3
+    assert len(np.unique(tree.cut(threshold=0.5))) == 1
+    informed = tree.informed_by(clusters, 0.5).cut(threshold=0.5)
     assert informed[0, 0] == informed[0, 15] != informed[0, 25]
+    # boundaries inside one cluster keep their strength: one cluster changes no cut
+    one = tree.informed_by(np.zeros((20, 30), int), 0.5)
+    for threshold in (0.2, 0.5):
+        np.testing.assert_array_equal(one.cut(threshold=threshold), tree.cut(threshold=threshold))
     # clusters that split every column apart keep every boundary even at a high threshold
     apart = np.repeat(np.arange(30)[None] // 10, 20, axis=0)
-    assert len(np.unique(tree.informed_by(apart, 0.5).cut(threshold=0.4))) == 3
+    assert len(np.unique(tree.informed_by(apart, 0.5).cut(threshold=0.8))) == 3
 
 
 def test_bad_input_gets_specific_errors():
@@ -183,6 +187,8 @@ def test_network_weight_zero_is_the_guides_hierarchy_cut():
     tree = build_hierarchy(image, "gradient", min_area=seg.min_size)
     np.testing.assert_array_equal(labels, tree.cut(threshold=seg.threshold))
     assert seg.n_iter_ == 0  # no network trained
+    # by default that cut is the guide: both cut at the same threshold
+    assert DynaGuideSegmenter().threshold == HierarchyGuidance().threshold
 
 
 def test_segments_at_needs_a_hierarchy_fit():

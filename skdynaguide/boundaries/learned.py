@@ -75,7 +75,7 @@ class LearnedBoundaries(BoundaryDetector, name="learned"):
     model_path : str, path or None, default=None
         A model file written by the training script; None uses the shipped one. Pass your
         own to use a network trained on other data.
-    gradient_weight : float, default=0.5
+    gradient_weight : float, default=0.25
         Share of the weight-free colour gradient (:class:`GradientBoundaries` at its default
         scales, computed from the network's own input features) averaged into the network's
         map. The gradient catches faint boundaries the network misses and spreads the map's
@@ -94,7 +94,7 @@ class LearnedBoundaries(BoundaryDetector, name="learned"):
     ((40, 40), dtype('float32'))
     """
 
-    def __init__(self, model_path=None, gradient_weight=0.5, nms=True):
+    def __init__(self, model_path=None, gradient_weight=0.25, nms=True):
         self.model_path = model_path
         self.gradient_weight = gradient_weight
         self.nms = nms

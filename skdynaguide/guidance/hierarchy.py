@@ -20,7 +20,7 @@ class HierarchyGuidance(GuidanceProvider, name="hierarchy"):
     ----------
     boundaries : str or BoundaryDetector, default="learned"
         The boundary map (:mod:`skdynaguide.boundaries`).
-    threshold : float, default=0.25
+    threshold : float, default=0.2
         Boundaries at most this strong are merged away. Lower gives more, smaller regions.
     n_segments : int or None, default=None
         Instead of ``threshold``: this many regions per image.
@@ -39,7 +39,7 @@ class HierarchyGuidance(GuidanceProvider, name="hierarchy"):
     ((40, 60), 2)
     """
 
-    def __init__(self, boundaries="learned", threshold=0.25, n_segments=None,
+    def __init__(self, boundaries="learned", threshold=0.2, n_segments=None,
                  method="dynamics", min_area=0.0005):
         self.boundaries = boundaries
         self.threshold = threshold

@@ -227,13 +227,16 @@ class BoundaryHierarchy:
 
 
     def informed_by(self, clusters, weight, *, min_area=0):
-        """This hierarchy with its boundaries weakened where ``clusters`` agree across them
-        and strengthened where they differ.
+        """This hierarchy with its boundaries strengthened where ``clusters`` differ across
+        them.
 
-        Every boundary between two superpixels is scaled by ``1 + weight * (1 - 2 s)``,
-        where ``s`` is the chance that a pixel of the one and a pixel of the other fall in
-        the same cluster: regions the clusters put together merge at a lower level, regions
-        they tell apart at a higher one. ``weight=0`` gives this hierarchy back.
+        Every boundary between two superpixels is scaled by
+        ``(1 + weight * (1 - 2 s)) / (1 - weight)``, where ``s`` is the chance that a pixel
+        of the one and a pixel of the other fall in the same cluster: a boundary inside one
+        cluster keeps its strength (``s = 1``), one between two clusters grows up to
+        ``(1 + weight) / (1 - weight)`` times (``s = 0``), so regions the clusters tell apart
+        merge at a higher level and a cut at a given threshold keeps them apart.
+        ``weight=0`` gives this hierarchy back.
 
         Parameters
         ----------
@@ -255,10 +258,10 @@ class BoundaryHierarchy:
         >>> prob = np.zeros((10, 30), np.float32); prob[:, 10] = prob[:, 20] = 0.6
         >>> tree = BoundaryHierarchy.from_boundaries(prob)
         >>> clusters = np.zeros((10, 30), int); clusters[:, 20:] = 1   # left two alike
-        >>> left, middle, right = tree.cut(threshold=0.2)[0, [0, 15, 25]]
+        >>> left, middle, right = tree.cut(threshold=0.5)[0, [0, 15, 25]]
         >>> bool(left == middle), bool(middle == right)
-        (False, False)
-        >>> left, middle, right = tree.informed_by(clusters, 0.5).cut(threshold=0.2)[0, [0, 15, 25]]
+        (True, True)
+        >>> left, middle, right = tree.informed_by(clusters, 0.5).cut(threshold=0.5)[0, [0, 15, 25]]
         >>> bool(left == middle), bool(middle == right)
         (True, False)
         """
@@ -278,7 +281,7 @@ class BoundaryHierarchy:
 
         def factors(sources, targets):
             same = np.einsum("ij,ij->i", share[sources], share[targets])
-            return 1.0 + weight * (1.0 - 2.0 * same)
+            return (1.0 + weight * (1.0 - 2.0 * same)) / (1.0 - weight)
 
         return self.reweighted(factors, min_area=min_area)
 

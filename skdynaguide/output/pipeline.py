@@ -15,8 +15,8 @@ the estimators' parameters ask for, in order:
    the image's edges, then :class:`MinSize` again.
 
 With ``output="hierarchy"`` steps 2 and 3 give way to :class:`HierarchyCut`: a cut of the
-image's boundary hierarchy (:mod:`skdynaguide.hierarchy`) whose boundaries the clusters
-weaken or strengthen (``network_weight``); its regions are connected and no smaller than
+image's boundary hierarchy (:mod:`skdynaguide.hierarchy`) whose boundaries between
+different clusters are strengthened (``network_weight``); its regions are connected and no smaller than
 ``min_area`` by construction.
 """
 from __future__ import annotations
@@ -274,9 +274,8 @@ class HierarchyCut(OutputStep):
     """A cut of the image's boundary hierarchy, informed by the clusters.
 
     The hierarchy of the context's boundary map (:func:`~skdynaguide.hierarchy.build_hierarchy`)
-    has its superpixel boundaries weakened where the clusters agree across them and
-    strengthened where they differ (:meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`),
-    then is cut at ``threshold`` (or into ``n_segments`` regions). The informed hierarchy is
+    has its superpixel boundaries strengthened where the clusters differ across them
+    (:meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`), then is cut at ``threshold`` (or into ``n_segments`` regions). The informed hierarchy is
     left in ``context.hierarchy`` for cuts at other levels.
 
     Parameters
@@ -285,8 +284,9 @@ class HierarchyCut(OutputStep):
         Boundaries at most this strong (after weighting) are merged away.
     n_segments : int or None, default=None
         Instead of ``threshold``: this many regions.
-    network_weight : float in [0, 1), default=0.5
-        How far the clusters move the boundaries; 0 ignores them (the hierarchy's own cut).
+    network_weight : float in [0, 1), default=0.25
+        How far the clusters strengthen the boundaries between them (up to
+        ``(1 + w) / (1 - w)`` times); 0 ignores them (the hierarchy's own cut).
     method : {"dynamics", "mean"}, default="dynamics"
         The hierarchy (see :mod:`skdynaguide.hierarchy.tree`).
     min_area : int or float, default=0.0005
@@ -299,13 +299,13 @@ class HierarchyCut(OutputStep):
     >>> image = np.zeros((20, 30, 3), np.float32); image[:, 10:] = 0.5; image[:, 20:] = 1.0
     >>> context = OutputContext(image=image, boundaries="gradient")
     >>> clusters = np.zeros((20, 30), int); clusters[:, 20:] = 1
-    >>> HierarchyCut(0.35, network_weight=0, min_area=20)(clusters, context)[0, [0, 15, 25]]
-    array([0, 1, 1])
-    >>> HierarchyCut(0.35, network_weight=0.5, min_area=20)(clusters, context)[0, [0, 15, 25]]
+    >>> HierarchyCut(0.7, network_weight=0, min_area=20)(clusters, context)[0, [0, 15, 25]]
+    array([0, 0, 0])
+    >>> HierarchyCut(0.7, network_weight=0.5, min_area=20)(clusters, context)[0, [0, 15, 25]]
     array([0, 0, 1])
     """
 
-    def __init__(self, threshold, n_segments=None, network_weight=0.5, method="dynamics",
+    def __init__(self, threshold, n_segments=None, network_weight=0.25, method="dynamics",
                  min_area=0.0005):
         self.threshold = threshold
         self.n_segments = n_segments
@@ -328,7 +328,7 @@ class HierarchyCut(OutputStep):
 
 def output_steps(*, min_size, snap=None, keep_edges=None, final_resolution=None,
                  classes=False, output="redraw", threshold=None, n_segments=None,
-                 network_weight=0.5):
+                 network_weight=0.25):
     """The steps the estimators' output parameters ask for, in order.
 
     Parameters
@@ -360,7 +360,7 @@ def output_steps(*, min_size, snap=None, keep_edges=None, final_resolution=None,
     >>> output_steps(min_size=0.0005, snap=2, keep_edges=0.9)
     [MinSize(min_size=0.0005), Redraw(snap=2, keep_edges=0.9), MinSize(min_size=0.0005)]
     >>> output_steps(min_size=0.0005, output="hierarchy", threshold=0.2)
-    [HierarchyCut(threshold=0.2, n_segments=None, network_weight=0.5, method='dynamics', min_area=0.0005)]
+    [HierarchyCut(threshold=0.2, n_segments=None, network_weight=0.25, method='dynamics', min_area=0.0005)]
     """
     steps = [] if final_resolution is None else [FinalResolution(final_resolution)]
     if classes:
