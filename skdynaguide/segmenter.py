@@ -176,11 +176,9 @@ class DynaGuideSegmenter(SegmenterMixin, HierarchyCutsMixin, ClusterMixin, BaseE
     n_segments : int or None, default=None
         With ``output="hierarchy"``: this many segments per image instead of a threshold.
     network_weight : float in [0, 1), default=0.25
-        With ``output="hierarchy"``: how far the network's clusters strengthen the
-        hierarchy's boundaries between them (up to ``(1 + w) / (1 - w)`` times,
-        :meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`); 0 returns the
-        hierarchy's own cut, which with the default guide and ``threshold`` is the guide
-        itself, and trains no network (``n_iter_`` is 0).
+        With ``output="hierarchy"``: how far the clusters strengthen the boundaries between
+        them (:meth:`~skdynaguide.hierarchy.BoundaryHierarchy.informed_by`); 0 trains no
+        network (``n_iter_`` is 0) and returns the hierarchy's cut: by default, the guide.
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"``. An unavailable accelerator gives a warning and the CPU.
