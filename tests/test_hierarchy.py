@@ -219,3 +219,14 @@ def test_tiny_images_get_a_hierarchy_from_the_learned_map(shape):
     labels = seg.fit_predict(image)
     assert labels.shape == shape[:2]
     assert seg.segments_at(n_segments=2).shape == shape[:2]
+
+
+def test_thread_workers_share_the_hierarchy_cache_and_give_the_serial_result():
+    import joblib
+
+    images = [_blocks(seed) for seed in range(4)]
+    serial = DynaGuideSegmenter(**SMALL).fit_predict(images)
+    with joblib.parallel_backend("threading"):
+        threaded = DynaGuideSegmenter(**SMALL, n_jobs=2).fit_predict(images)
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)

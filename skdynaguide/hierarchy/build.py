@@ -1,6 +1,7 @@
 """From an image (or its boundary map) to its :class:`~skdynaguide.hierarchy.BoundaryHierarchy`."""
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from .._image import check_image, fingerprint, size_in_pixels
@@ -10,9 +11,11 @@ from .tree import METHODS, BoundaryHierarchy
 __all__ = ["build_hierarchy", "hierarchy_from_map"]
 
 #: The last few hierarchies built, by image content and settings: the guidance provider
-#: and the output step of one fit ask for the same image's hierarchy.
+#: and the output step of one fit ask for the same image's hierarchy. The lock keeps it
+#: whole under the threading backend.
 _CACHE = OrderedDict()
 _CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
 
 
 def hierarchy_from_map(prob, *, method="dynamics", min_area=0.0005):
@@ -83,11 +86,13 @@ def build_hierarchy(image, boundaries="learned", *, method="dynamics", min_area=
     detector = resolve_boundaries(boundaries)
     key = (fingerprint(rgb), type(detector).__name__, repr(sorted(detector.get_params().items())),
            method, min_area)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     hierarchy = hierarchy_from_map(detector.smooth(rgb), method=method, min_area=min_area)
-    _CACHE[key] = hierarchy
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = hierarchy
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return hierarchy
