@@ -7,8 +7,8 @@ Rows: each registered detector (``--detectors``, default all), the plain colour 
 (Sobel on Lab, no smoothing over scales, with non-maximum suppression: a Canny-like
 baseline), and ``--model`` files if given (a network trained by ``train_boundaries.py``).
 Seconds per image count the detector only, not the scoring. The shipped ``"learned"`` model
-was trained on train + val: score it on val only through ``--model`` with a network trained
-on train alone (``train_boundaries.py --splits train``), or on held-out images.
+was trained on the train images only, so val scores it on unseen images; a network trained
+on val as well (``train_boundaries.py --splits train,val``) is scored on held-out images.
 """
 from __future__ import annotations
 

@@ -2,11 +2,12 @@
 
 The shipped model was produced by::
 
-    python benchmarks/train_boundaries.py --data-root ../shared/data --splits train,val \\
+    python benchmarks/train_boundaries.py --data-root ../shared/data --splits train \\
+        --stem 32 --widths 48,96 --iterations 10347 \\
         --out skdynaguide/boundaries/models/boundary_net.npz
 
-and the one the designs were chosen with (scored on val) by ``--splits train``. Recipe
-(after HED/RCF/PiDiNet, scaled to two CPU cores): random square crops with flips and
+(train only, so that val stays unseen for choosing and checking what is built on it).
+Recipe (after HED/RCF/PiDiNet, scaled to two CPU cores): random square crops with flips and
 quarter turns; the target of a pixel is the fraction of annotators whose boundary
 (``seg_to_boundaries``) passes through it, positive from ``--positive`` on, negative at 0,
 ignored in between (annotators disagree by a pixel or two); class-balanced binary
@@ -155,7 +156,9 @@ def main(argv=None):
     parser.add_argument("--stem", type=int, default=16, help="channels at full resolution")
     parser.add_argument("--widths", default="32,48",
                         help="channels of the 1/2 and 1/4 stages, comma-separated")
-    parser.add_argument("--time-limit", type=float, default=None, help="seconds")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop after this many seconds; the schedule then follows the "
+                        "clock, so the run is not reproducible (for experiments only)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)

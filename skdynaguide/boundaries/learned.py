@@ -13,7 +13,7 @@ from .gradient import SOFTNESS
 
 __all__ = ["LearnedBoundaries", "ModelFileError", "load_boundary_model", "DEFAULT_MODEL"]
 
-#: The shipped weights, trained by ``benchmarks/train_boundaries.py`` on BSD500 train + val.
+#: The shipped weights, trained by ``benchmarks/train_boundaries.py`` on BSD500 train.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "boundary_net.npz"
 
 # Loaded networks by (path, size, modification time), so that editing a file reloads it
