@@ -26,6 +26,18 @@ def test_perfect_map_scores_one():
     assert s["ois"] == pytest.approx(1.0)
 
 
+def test_a_segmentation_scores_one_against_itself_on_a_staircase_boundary():
+    # seg2bmap marks two pixels at every step of a diagonal boundary; BSDS500's ground
+    # truth (its groundTruth files' Boundaries) is that map thinned, so a thin prediction
+    # of the same boundary matches all of it (un-thinned, recall would be about 0.5).
+    rows, cols = np.mgrid[0:60, 0:90]
+    seg = (cols > rows + 10).astype(np.int32)
+    assert seg_to_boundaries(seg).sum() > 1.8 * 50  # the staircase corners
+    counts, _ = boundary_pr_counts(seg, [seg])
+    cnt_p, sum_p, cnt_r, sum_r = counts[0]
+    assert cnt_p == sum_p and cnt_r == sum_r
+
+
 def test_map_shifted_past_the_tolerance_scores_about_zero():
     seg = two_regions()
     tolerance = 0.0075 * np.hypot(*seg.shape)
@@ -89,3 +101,37 @@ def test_bad_counts_and_thresholds_raise():
         bsds_ods_ois_ap([np.zeros((3, 3))])
     with pytest.raises(ValueError, match="max_dist"):
         match_boundaries(np.zeros((3, 3), bool), np.zeros((3, 3), bool), -1)
+
+
+def test_check_script_reads_the_bsds_bench_layout_and_compares(tmp_path, capsys):
+    # The layout of BSR/bench/data: groundTruth/*.mat (cells of Segmentation/Boundaries
+    # structs), png/*.png soft maps, test_2/ the MATLAB benchmark's output.
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+    from scipy.io import savemat
+    from skimage.morphology import thin
+
+    rows, cols = np.mgrid[0:40, 0:60]
+    seg = (cols > rows + 5).astype(np.uint16) + 1
+    cells = np.empty((1, 2), dtype=object)
+    for k in range(2):
+        cells[0, k] = {"Segmentation": seg, "Boundaries": thin(seg_to_boundaries(seg))}
+    for sub in ("groundTruth", "png", "test_2"):
+        (tmp_path / sub).mkdir()
+    savemat(tmp_path / "groundTruth" / "1.mat", {"groundTruth": cells})
+    prob = (seg_to_boundaries(seg) * 255).astype(np.uint8)
+    Image.fromarray(prob).save(tmp_path / "png" / "1.png")
+    np.savetxt(tmp_path / "test_2" / "eval_bdry_thr.txt",
+               [[t, 1.0, 1.0, 1.0] for t in bsds_thresholds(5)])
+    np.savetxt(tmp_path / "test_2" / "eval_bdry.txt", [[1 / 6, 1, 1, 1, 1, 1, 1, 0.99]])
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "check_bsds_benchmark.py"
+    spec = importlib.util.spec_from_file_location("check_bsds_benchmark", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--bench-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "equal thinned seg2bmap: 2/2" in out
+    assert "ODS     1.0000     1.0000" in out
