@@ -18,9 +18,9 @@ The pipeline is plain functions, each one's output the next one's input::
     scores = bsds_ods_ois_ap(counts)
 
 Matching uses a maximum-cardinality bipartite matching (Hopcroft-Karp) on the graph of
-predicted/ground-truth pixel pairs closer than the tolerance, where the BSDS code uses a minimum-cost assignment
-with outlier costs; both count the same pairs when every close pair can be matched, and
-the maximum-cardinality count is never lower.
+predicted/ground-truth pixel pairs closer than the tolerance, where the BSDS code uses a
+minimum-cost assignment with outlier costs; both count the same pairs when every close
+pair can be matched, and the maximum-cardinality count is never lower.
 """
 from __future__ import annotations
 
