@@ -55,6 +55,37 @@ def test_matching_is_one_to_one():
     assert mp.sum() == 1 and mg.sum() == 1
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_matching_has_maximum_cardinality(seed):
+    # A greedy nearest-first matching falls short on these dense random maps; the count
+    # must equal networkx's Hopcroft-Karp (networkx comes with scikit-image).
+    from networkx import Graph
+    from networkx.algorithms.bipartite import hopcroft_karp_matching
+
+    rng = np.random.default_rng(seed)
+    pred, gt = rng.random((2, 30, 30)) < 0.3
+    mp, mg = match_boundaries(pred, gt, 2.5)
+    assert mp.sum() == mg.sum()
+    assert not (mp & ~pred).any() and not (mg & ~gt).any()
+    pi, gi = np.argwhere(pred), np.argwhere(gt)
+    close = np.argwhere(((pi[:, None] - gi[None]) ** 2).sum(-1) <= 2.5 ** 2)
+    graph = Graph()
+    graph.add_edges_from((("p", a), ("g", b)) for a, b in close.tolist())
+    top = [("p", a) for a in np.unique(close[:, 0]).tolist()]
+    assert mp.sum() == len(hopcroft_karp_matching(graph, top_nodes=top)) // 2
+
+
+def test_ods_interpolates_between_thresholds_as_the_bsds_code():
+    # (precision, recall) = (0.5, 1) at the first threshold and (1, 0.5) at the second:
+    # both give F 2/3, the midpoint of the segment between them F 0.75.
+    counts = np.array([[1, 2, 2, 2], [1, 1, 1, 2]])
+    s = bsds_ods_ois_ap([counts], thresholds=[0.2, 0.4])
+    assert s["ods"] == pytest.approx(0.75)
+    assert s["ods_threshold"] == pytest.approx(0.3)
+    assert s["ods_precision"] == pytest.approx(0.75) and s["ods_recall"] == pytest.approx(0.75)
+    assert s["ois"] == pytest.approx(2 / 3)
+
+
 def test_half_the_boundary_gives_recall_one_half():
     seg = two_regions()
     prob = seg_to_boundaries(seg).astype(float)
